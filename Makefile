@@ -1,0 +1,32 @@
+# Every target installs what it needs; a fresh clone needs only python3 (>= 3.11) and make.
+PYTHON ?= python3
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+MELTANO := .meltano-venv/bin/meltano
+
+.PHONY: install test demo bench lint clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv>=0.8"
+
+install: $(UV)
+	$(UV) sync --frozen
+
+test: install
+	$(UV) run pytest
+
+lint: install
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy shared/src tap-humaans/tap_humaans
+
+$(MELTANO): $(UV)
+	$(UV) venv --quiet --python 3.11 .meltano-venv
+	$(UV) pip install --quiet --python .meltano-venv/bin/python "meltano==4.4.1"
+
+demo: install $(MELTANO)
+	$(UV) run python scripts/demo.py --meltano $(MELTANO)
+
+clean:
+	rm -rf .venv .tools .meltano-venv .meltano output

@@ -1,0 +1,26 @@
+"""What every Human-family tap shares: auth, the resilient REST stream, paging, redaction."""
+
+from taps_shared.auth import BasicAuth, BearerTokenAuth, HeaderAuth, HumanAuth
+from taps_shared.errors import ConfigError, PaginationError, TapError
+from taps_shared.pagination import GuardedPaginator, PageGuard, TotalOffsetPaginator
+from taps_shared.ratelimit import RateLimiter
+from taps_shared.rest import HumanRESTStream
+from taps_shared.retry import RetryPolicy
+from taps_shared.tap import HumanTap
+
+__all__ = [
+    "BasicAuth",
+    "BearerTokenAuth",
+    "ConfigError",
+    "GuardedPaginator",
+    "HeaderAuth",
+    "HumanAuth",
+    "HumanRESTStream",
+    "HumanTap",
+    "PageGuard",
+    "PaginationError",
+    "RateLimiter",
+    "RetryPolicy",
+    "TapError",
+    "TotalOffsetPaginator",
+]

@@ -1,0 +1,82 @@
+"""The errors a tap raises, and how any failure becomes one clear, secret-free line."""
+
+from __future__ import annotations
+
+import requests
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+
+from taps_shared import redact
+
+
+class TapError(Exception):
+    """An error whose message is already fit for the user: one line, no secrets."""
+
+
+class ConfigError(TapError):
+    """A setting is missing, malformed or inconsistent."""
+
+
+class PaginationError(TapError):
+    """The API's paging would repeat pages or never end."""
+
+
+class ResponseError(TapError):
+    """A response could not be used (not JSON, wrong envelope, missing key)."""
+
+
+class HTTPStatusError(FatalAPIError):
+    """A non-retriable HTTP status; carries what the user needs to act on it."""
+
+    def __init__(self, message: str, status: int, api_message: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.api_message = api_message
+
+
+class UnauthorizedError(HTTPStatusError):
+    """401: the credentials were rejected."""
+
+
+class ForbiddenError(HTTPStatusError):
+    """403: authenticated, but not allowed (usually a missing scope)."""
+
+
+class RetryableStatusError(RetriableAPIError):
+    """429, 5xx or an unusable 200 body: worth another try."""
+
+
+class RetriesExhaustedError(TapError):
+    """The retry budget (attempts or total wait) ran out."""
+
+
+def one_line(exc: BaseException) -> str:
+    """Describe any exception as a single scrubbed line for the final error log."""
+    if isinstance(exc, ConfigValidationError):
+        details = "; ".join(exc.errors) if exc.errors else str(exc)
+        text = f"invalid config: {details}"
+    elif isinstance(exc, TapError | FatalAPIError | RetriableAPIError):
+        text = str(exc)
+    elif isinstance(exc, requests.exceptions.RequestException):
+        text = f"HTTP request failed: {describe_transport_error(exc)}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return redact.scrub(" ".join(text.split()))
+
+
+def describe_transport_error(exc: BaseException) -> str:
+    """Name a connection-level failure without echoing URLs with query strings."""
+    request = getattr(exc, "request", None)
+    where = ""
+    if request is not None and getattr(request, "url", None):
+        where = f" ({request.method} {requests.utils.urlparse(request.url).netloc})"
+    kind = type(exc).__name__
+    reason = str(exc)
+    if "Name or service not known" in reason or "nodename nor servname" in reason:
+        kind = "DNS lookup failed"
+    elif "Connection refused" in reason:
+        kind = "connection refused"
+    elif isinstance(exc, requests.exceptions.Timeout):
+        kind = "timed out"
+    elif isinstance(exc, requests.exceptions.ConnectionError):
+        kind = "connection error"
+    return f"{kind}{where}"

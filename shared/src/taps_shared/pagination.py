@@ -1,0 +1,106 @@
+"""Paginators that cannot loop forever.
+
+Every paginator here fails loudly, instead of spinning, when the API repeats a token; the
+stream's PageGuard does the same for a repeated page or a run past the page cap. The offset flavour also stops on `total`, on a
+short page and on an empty page, so a full last page costs no extra request.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import orjson
+import requests
+from singer_sdk.pagination import BaseAPIPaginator
+
+from taps_shared.responses import json_body
+from taps_shared.errors import PaginationError
+
+DEFAULT_MAX_PAGES = 100_000
+
+
+class PageGuard:
+    """Checks each page before its records are emitted: a repeated page or a run past the
+    page cap is an error, so a server that ignores paging cannot make a sync spin."""
+
+    def __init__(self, label: str, max_pages: int = DEFAULT_MAX_PAGES) -> None:
+        self.label = label
+        self.max_pages = max_pages
+        self.pages = 0
+        self._seen: set[int] = set()
+
+    def check(self, records: list[t.Any]) -> None:
+        self.pages += 1
+        if self.pages > self.max_pages:
+            msg = f"{self.label}: stopped at the page cap ({self.max_pages} pages)"
+            raise PaginationError(msg)
+        if not records:
+            return
+        signature = hash((len(records), orjson.dumps(records[0]), orjson.dumps(records[-1])))
+        if signature in self._seen:
+            msg = (
+                f"{self.label}: the API returned page {self.pages} again; it is ignoring the "
+                "paging parameters, stopping instead of looping"
+            )
+            raise PaginationError(msg)
+        self._seen.add(signature)
+
+
+class GuardedPaginator(BaseAPIPaginator[t.Any]):
+    """A paginator that refuses any token it has already used (A→B→A, not only A→A)."""
+
+    def __init__(self, start_value: t.Any, *, label: str) -> None:
+        super().__init__(start_value)
+        self.label = label
+        self._tokens: set[t.Any] = {start_value}
+
+    def advance(self, response: requests.Response) -> None:
+        super().advance(response)
+        if self.finished:
+            return
+        if self.current_value in self._tokens:
+            msg = f"{self.label}: the paging token {self.current_value!r} came back again"
+            raise PaginationError(msg)
+        self._tokens.add(self.current_value)
+
+
+class TotalOffsetPaginator(GuardedPaginator):
+    """Offset paging over a `{total, limit, skip, data}`-style envelope.
+
+    The next offset is the current one plus the records received, so a server that clamps
+    the page size loses nothing. Stops at `total`, on a short page and on an empty page.
+    """
+
+    def __init__(
+        self,
+        page_size: int,
+        *,
+        label: str,
+        records_key: str = "data",
+        total_key: str = "total",
+        limit_key: str | None = "limit",
+    ) -> None:
+        super().__init__(0, label=label)
+        self.page_size = page_size
+        self.records_key = records_key
+        self.total_key = total_key
+        self.limit_key = limit_key
+
+    def records_of(self, response: requests.Response) -> list[t.Any]:
+        """The records on a page."""
+        body = json_body(response)
+        return (body.get(self.records_key) or []) if isinstance(body, dict) else []
+
+    def has_more(self, response: requests.Response) -> bool:
+        body = json_body(response)
+        received = len(self.records_of(response))
+        if received == 0:
+            return False
+        total = body.get(self.total_key)
+        if isinstance(total, int) and self.current_value + received >= total:
+            return False
+        limit = body.get(self.limit_key) if self.limit_key else None
+        return received >= (limit if isinstance(limit, int) and limit > 0 else self.page_size)
+
+    def get_next(self, response: requests.Response) -> int:
+        return int(self.current_value) + len(self.records_of(response))

@@ -1,0 +1,79 @@
+"""Setting definitions that several taps share, so names and wording stay identical."""
+
+from __future__ import annotations
+
+from singer_sdk import typing as th
+
+
+def api_url(default: str, what: str) -> th.Property:
+    """The base URL setting (`api_url`)."""
+    return th.Property(
+        "api_url",
+        th.StringType,
+        default=default,
+        title="API URL",
+        description=(
+            f"Base URL of the {what}. Must be https://, except for loopback hosts "
+            "(local emulators and tests)."
+        ),
+    )
+
+
+def start_date(what: str) -> th.Property:
+    """`start_date`: a date or a datetime; naive values are UTC."""
+    return th.Property(
+        "start_date",
+        th.StringType,
+        title="Start date",
+        description=(
+            f"Earliest {what} to extract on the first run, as an ISO-8601 date "
+            "(2024-01-31) or datetime (2024-01-31T12:00:00Z; naive values are UTC). Later "
+            "runs resume from the saved state. Unset means everything."
+        ),
+        examples=["2024-01-01", "2024-01-01T00:00:00Z"],
+    )
+
+
+def page_size(default: int, maximum: int, minimum: int = 1) -> th.Property:
+    """`page_size`, bounded by what the API accepts."""
+    return th.Property(
+        "page_size",
+        th.IntegerType(minimum=minimum, maximum=maximum),
+        default=default,
+        title="Page size",
+        description=f"Records requested per page ({minimum}-{maximum}; larger means fewer calls).",
+    )
+
+
+def requests_per_second(default: float, why: str) -> th.Property:
+    """`requests_per_second`: the client-side rate limit."""
+    return th.Property(
+        "requests_per_second",
+        th.NumberType(minimum=0),
+        default=default,
+        title="Requests per second",
+        description=f"Client-side rate limit for all requests of a run ({why}). 0 disables it.",
+    )
+
+
+def transport() -> list[th.Property]:
+    """Timeout and retry budget, common to every tap."""
+    return [
+        th.Property(
+            "request_timeout",
+            th.NumberType(minimum=1),
+            default=60,
+            title="Request timeout",
+            description="Seconds to wait for a response before the attempt counts as failed.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType(minimum=0, maximum=20),
+            default=5,
+            title="Max retries",
+            description=(
+                "Retries per request after a 429, 5xx, timeout or connection error, with "
+                "exponential backoff or the wait the server asks for (Retry-After)."
+            ),
+        ),
+    ]

@@ -1,0 +1,155 @@
+"""`HumanTap`: the Tap base that owns one HTTP session, authenticator, rate limiter and retry
+policy per run, checks settings up front, redacts secrets, and turns any failure into one
+line on stderr with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import typing as t
+from datetime import UTC, datetime
+from functools import cached_property
+
+import click
+import requests
+from singer_sdk import Tap
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.plugin_base import SingerCommand
+
+from taps_shared import redact
+from taps_shared.auth import HumanAuth
+from taps_shared.dates import parse_datetime
+from taps_shared.errors import one_line
+from taps_shared.ratelimit import RateLimiter
+from taps_shared.responses import check_response, json_body
+from taps_shared.retry import RetryPolicy, with_retries
+from taps_shared.urls import check_base_url
+from taps_shared.writer import BufferedMsgSpecWriter
+
+
+class OneLineErrorCommand(SingerCommand):
+    """The SDK command, except that failures end as one scrubbed line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> t.Any:
+        logging.captureWarnings(capture=True)
+        return click.Command.invoke(self, ctx)  # skip the SDK's multi-line error logging
+
+    def main(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        redact.install_log_filter()
+        try:
+            return super().main(*args, **kwargs)
+        except Exception as exc:  # the single place where failures become the final line
+            self.logger.error("%s", one_line(exc))
+            sys.exit(1)
+
+
+class HumanTap(Tap):
+    """Base Tap of the collection; subclasses provide `build_authenticator`."""
+
+    message_writer_class = BufferedMsgSpecWriter
+    #: Settings holding base URLs, each checked against the URL policy.
+    url_settings: tuple[str, ...] = ("api_url",)
+
+    def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
+        redact.install_log_filter()
+        try:
+            super().__init__(*args, validate_config=validate_config, **kwargs)
+        except ConfigValidationError:
+            self._register_secrets()
+            raise
+        self._register_secrets()
+        if validate_config:
+            self.check_settings()
+
+    def _register_secrets(self) -> None:
+        config = getattr(self, "_config", None) or {}
+        properties = self.config_jsonschema.get("properties", {})
+        redact.register(*(config.get(k) for k, spec in properties.items() if spec.get("secret")))
+
+    def check_settings(self) -> None:
+        """Semantic checks the JSON schema cannot express; raise ConfigError."""
+        for setting in self.url_settings:
+            if self.config.get(setting):
+                check_base_url(self.config[setting], setting)
+        if self.config.get("start_date"):
+            start = parse_datetime(self.config["start_date"], "start_date")
+            if start > datetime.now(UTC):
+                self.logger.warning("start_date %s is in the future: no records", start.date())
+
+    # -- one of each per run ------------------------------------------------------------
+
+    @cached_property
+    def base_url(self) -> str:
+        return check_base_url(self.config["api_url"], "api_url")
+
+    @cached_property
+    def authenticator(self) -> HumanAuth:
+        return self.build_authenticator()
+
+    def build_authenticator(self) -> HumanAuth:
+        raise NotImplementedError
+
+    @cached_property
+    def requests_session(self) -> requests.Session:
+        return requests.Session()
+
+    @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        return RateLimiter(float(self.config.get("requests_per_second") or 0))
+
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_tries=int(self.config.get("max_retries", 5)) + 1)
+
+    @property
+    def request_timeout(self) -> float:
+        return float(self.config.get("request_timeout") or 60)
+
+    @cached_property
+    def user_agent(self) -> str:
+        return f"{self.name}/{self.plugin_version}"
+
+    # -- requests outside streams (connection checks) -----------------------------------
+
+    def get_json(self, path: str, label: str = "connection check") -> t.Any:
+        """GET `<base_url><path>` with the run's auth, limiter and retries; the JSON body."""
+        request = requests.Request(
+            "GET", f"{self.base_url}{path}", headers={"User-Agent": self.user_agent}
+        ).prepare()
+
+        def attempt(prepared: requests.PreparedRequest) -> requests.Response:
+            response = self.requests_session.send(
+                self.authenticator(prepared), timeout=self.request_timeout
+            )
+            check_response(response, label)
+            return response
+
+        call = with_retries(
+            attempt,
+            policy=self.retry_policy,
+            limiter=self.rate_limiter,
+            auth=self.authenticator,
+            label=lambda _req: f"{label}: GET {path}",
+            logger=self.logger,
+        )
+        return json_body(call(request))
+
+    def preflight(self) -> None:
+        """Checks before the first stream syncs (a connection check, usually)."""
+
+    def sync_all(self) -> None:
+        self.preflight()
+        super().sync_all()
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        command = super().get_singer_command()
+        return OneLineErrorCommand(
+            name=command.name,
+            callback=command.callback,
+            params=command.params,
+            help=command.help,
+            context_settings=command.context_settings,
+            logger=cls.logger,
+        )

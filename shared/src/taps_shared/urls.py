@@ -1,0 +1,38 @@
+"""URL policy: HTTPS everywhere, plain HTTP only for loopback hosts (emulators, tests)."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from taps_shared.errors import ConfigError
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and any 127.0.0.0/8 or ::1 address."""
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str, setting: str) -> str:
+    """Validate a configured base URL and return it without a trailing slash."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        msg = f"{setting} must be an absolute https:// URL, got '{url}'"
+        raise ConfigError(msg)
+    if parts.query or parts.fragment:
+        msg = f"{setting} must not carry a query string or fragment"
+        raise ConfigError(msg)
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        msg = (
+            f"{setting} must use https:// (plain http is only allowed for loopback hosts), "
+            f"got '{parts.scheme}://{parts.hostname}'"
+        )
+        raise ConfigError(msg)
+    return url.strip().rstrip("/")

@@ -1,0 +1,180 @@
+"""taps_shared retries, Retry-After, rate limiting and error mapping, against a loopback server."""
+
+from __future__ import annotations
+
+import logging
+import time
+from email.utils import format_datetime
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from taps_shared.auth import BearerTokenAuth, HumanAuth
+from taps_shared.errors import HTTPStatusError, RetriesExhaustedError, UnauthorizedError
+from taps_shared.ratelimit import RateLimiter
+from taps_shared.responses import check_response, json_body
+from taps_shared.retry import RetryPolicy, server_wait, with_retries
+from tests.emulators.core import EmulatorServer, Request, Response, json_response
+
+FAST = RetryPolicy(max_tries=4, base_delay=0.01, max_delay=0.05, max_total_wait=5)
+log = logging.getLogger("test")
+
+
+def ok_app(request: Request) -> Response:
+    return json_response(200, {"ok": True, "path": request.path})
+
+
+@pytest.fixture
+def server():
+    with EmulatorServer(ok_app) as srv:
+        yield srv
+
+
+def caller(server: EmulatorServer, policy: RetryPolicy = FAST, timeout: float = 2, **kwargs):
+    session = requests.Session()
+
+    def attempt(path: str) -> requests.Response:
+        response = session.get(server.base_url + path, timeout=timeout)
+        check_response(response, "test")
+        return response
+
+    return with_retries(attempt, policy=policy, label=lambda p: f"test: GET {p}", logger=log, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("fault", "extra"),
+    [
+        ({"kind": "status", "status": 503}, {}),
+        ({"kind": "status", "status": 500, "body": "<html>proxy error</html>"}, {}),
+        ({"kind": "status", "status": 429}, {}),
+        ({"kind": "reset"}, {}),
+        ({"kind": "truncate"}, {}),
+        ({"kind": "status", "status": 200, "body": "<html>not json</html>"}, {}),
+    ],
+)
+def test_transient_failures_are_retried(server, fault, extra):
+    server.faults.add(**fault, times=2)
+    response = caller(server)("/x")
+    assert json_body(response) == {"ok": True, "path": "/x"}
+    assert len(server.requests) == 3
+
+
+def test_retry_after_seconds_is_honoured_exactly(server):
+    server.faults.add("status", status=429, headers={"Retry-After": "1"}, times=1)
+    caller(server)("/x")
+    first, second = server.requests
+    assert first.status == 429 and second.status == 200
+    assert 1.0 <= second.time - first.time < 1.5  # no jitter added to a server-given wait
+
+
+def test_retry_after_http_date_is_honoured(server):
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=2), usegmt=True)
+    server.faults.add("status", status=503, headers={"Retry-After": when}, times=1)
+    caller(server)("/x")
+    first, second = server.requests
+    assert 0.9 <= second.time - first.time < 2.6  # HTTP dates have one-second resolution
+
+
+def test_server_wait_parsing():
+    def response(status: int, headers: dict[str, str]) -> requests.Response:
+        r = requests.Response()
+        r.status_code = status
+        r.headers.update(headers)
+        return r
+
+    now = 1_700_000_000.0
+    date = format_datetime(datetime.fromtimestamp(now + 30, UTC), usegmt=True)
+    assert server_wait(response(429, {"Retry-After": "7"}), now) == 7
+    assert server_wait(response(429, {"Retry-After": "0.5"}), now) == 0.5
+    assert server_wait(response(503, {"Retry-After": date}), now) == 30
+    assert server_wait(response(429, {"X-RateLimit-Reset": str(int(now) + 12)}), now) == 12
+    assert server_wait(response(429, {"RateLimit-Reset": "3"}), now) == 3
+    assert server_wait(response(500, {"X-RateLimit-Reset": "3"}), now) is None
+    assert server_wait(response(429, {"Retry-After": "soon"}), now) is None
+    assert server_wait(None) is None
+
+
+def test_attempts_are_bounded(server):
+    server.faults.add("status", status=502, times=-1)
+    with pytest.raises(RetriesExhaustedError, match=r"test: GET /x returned 502 .*after 4 attempts"):
+        caller(server)("/x")
+    assert len(server.requests) == 4
+
+
+def test_total_wait_is_bounded(server):
+    server.faults.add("status", status=429, headers={"Retry-After": "3600"}, times=-1)
+    started = time.monotonic()
+    with pytest.raises(RetriesExhaustedError, match="asked to wait 3600s, beyond the retry budget"):
+        caller(server)("/x")
+    assert time.monotonic() - started < 1
+    assert len(server.requests) == 1
+
+
+def test_backoff_grows_and_is_jittered():
+    policy = RetryPolicy(base_delay=1, max_delay=8)
+    waits = [policy.backoff(n) for n in range(1, 7)]
+    for n, wait in enumerate(waits, start=1):
+        ceiling = min(8, 2 ** (n - 1))
+        assert ceiling / 2 <= wait <= ceiling
+    assert len({round(policy.backoff(3), 6) for _ in range(20)}) > 1
+
+
+def test_read_timeout_is_retried(server):
+    server.faults.add("delay", delay_s=1.5, times=1)
+    started = time.monotonic()
+    response = caller(server, timeout=0.5)("/x")
+    assert response.status_code == 200
+    assert time.monotonic() - started < 2.5
+
+
+def test_client_errors_are_fatal_and_not_retried(server):
+    server.faults.add("status", status=404, body={"name": "NotFound", "message": "No record"})
+    with pytest.raises(HTTPStatusError) as info:
+        caller(server)("/x")
+    assert str(info.value) == "test: GET /x returned 404 Not Found (NotFound: No record)"
+    assert len(server.requests) == 1
+
+
+class RefreshingAuth(HumanAuth):
+    def __init__(self) -> None:
+        self.refreshes = 0
+
+    def __call__(self, request):
+        return request
+
+    def handle_unauthorized(self) -> bool:
+        self.refreshes += 1
+        return True
+
+
+def test_401_refreshes_once_then_fails(server):
+    auth = RefreshingAuth()
+    server.faults.add("status", status=401, times=1)
+    assert caller(server, auth=auth)("/x").status_code == 200
+    assert auth.refreshes == 1
+
+    server.faults.add("status", status=401, times=-1)
+    with pytest.raises(UnauthorizedError):
+        caller(server, auth=auth)("/x")
+    assert auth.refreshes == 2  # one refresh per call, never a loop
+
+
+def test_static_credentials_do_not_retry_401(server):
+    server.faults.add("status", status=401, times=-1)
+    with pytest.raises(UnauthorizedError):
+        caller(server, auth=BearerTokenAuth("t0ken-value"))("/x")
+    assert len(server.requests) == 1
+
+
+def test_rate_limiter_spaces_requests(server):
+    call = caller(server, limiter=RateLimiter(20))
+    for _ in range(11):
+        call("/x")
+    times = [r.time for r in server.requests]
+    assert times[-1] - times[0] >= 0.45  # 10 gaps at 20/s
+
+
+def test_rate_limiter_disabled_is_free():
+    limiter = RateLimiter(0)
+    assert sum(limiter.acquire() for _ in range(1000)) == 0

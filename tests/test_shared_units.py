@@ -1,0 +1,136 @@
+"""Pure units of taps_shared: redaction, URL policy, dates, the message writer."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+from datetime import UTC, datetime
+
+import pytest
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.singerlib.messages import RecordMessage, StateMessage
+
+from taps_shared import redact
+from taps_shared.dates import normalise_timestamp, parse_datetime, to_iso_z
+from taps_shared.errors import ConfigError
+from taps_shared.urls import check_base_url
+from taps_shared.writer import BufferedMsgSpecWriter
+
+CANARY = "canary-Secr3t-value-91c2"
+
+
+def test_registered_secrets_are_masked_everywhere_in_text():
+    redact.register(CANARY)
+    assert redact.scrub(f"token={CANARY}&x=1 and '{CANARY}'") == "token=****&x=1 and '****'"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Authorization: Bearer abc.def-ghi", "Authorization: Bearer ****"),
+        ("headers {'Authorization': 'Basic dXNlcjpwYXNz'}", "headers {'Authorization': 'Basic ****'}"),
+        ("sent bearer eyJhbGciOiJIUzI1NiJ9.e30.x", "sent bearer ****"),
+        ("/cb?code=1&access_token=abc123&state=2", "/cb?code=1&access_token=****&state=2"),
+        ("client_secret=s3cr3t", "client_secret=****"),
+        ("nothing to hide here", "nothing to hide here"),
+    ],
+)
+def test_credential_shapes_are_masked_without_registration(text, expected):
+    assert redact.scrub(text) == expected
+
+
+def test_log_filter_scrubs_messages_args_and_tracebacks():
+    redact.register(CANARY)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(redact.RedactingFilter())
+    logger = logging.getLogger("redact-test")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.debug("sending %s", CANARY)
+        try:
+            raise ValueError(f"server said {CANARY}")
+        except ValueError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    output = stream.getvalue()
+    assert CANARY not in output
+    assert "sending ****" in output
+    assert "ValueError: server said ****" in output
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://app.humaans.io/api", "http://127.0.0.1:8080/api", "http://localhost/api/", "http://[::1]:9/x"],
+)
+def test_allowed_urls(url):
+    assert check_base_url(url, "api_url") == url.rstrip("/")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://app.humaans.io/api", "api_url must use https://"),
+        ("http://10.0.0.5/api", "api_url must use https://"),
+        ("ftp://example.com", "must be an absolute https:// URL"),
+        ("app.humaans.io/api", "must be an absolute https:// URL"),
+        ("https://example.com/api?token=1", "must not carry a query string"),
+    ],
+)
+def test_refused_urls(url, message):
+    with pytest.raises(ConfigError, match=message):
+        check_base_url(url, "api_url")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-01-31", "2024-01-31T00:00:00.000Z"),
+        ("2024-01-31T12:30:00", "2024-01-31T12:30:00.000Z"),
+        ("2024-01-31T12:30:00Z", "2024-01-31T12:30:00.000Z"),
+        ("2024-01-31T14:30:00.123456+02:00", "2024-01-31T12:30:00.123Z"),
+    ],
+)
+def test_dates_and_datetimes_become_aware_utc(value, expected):
+    assert to_iso_z(parse_datetime(value)) == expected
+    assert parse_datetime(value).tzinfo is not None
+
+
+@pytest.mark.parametrize("value", ["2024-13-01", "yesterday", "31/01/2024", ""])
+def test_malformed_dates_name_the_setting(value):
+    with pytest.raises(ConfigError, match=r"^start_date '.*' is not an ISO-8601 date"):
+        parse_datetime(value)
+
+
+def test_normalised_timestamps_sort_as_strings():
+    values = ["2024-01-01T00:00:00Z", "2024-01-01T00:00:00.5+00:00", "2023-12-31T23:00:00-02:00"]
+    normalised = [normalise_timestamp(v, "x") for v in values]
+    assert normalised == ["2024-01-01T00:00:00.000Z", "2024-01-01T00:00:00.500Z", "2024-01-01T01:00:00.000Z"]
+
+
+def test_buffered_writer_writes_what_msgspec_writes_and_flushes_only_state(monkeypatch):
+    class Out:
+        def __init__(self) -> None:
+            self.buffer = io.BytesIO()
+            self.flushes = 0
+            self.buffer.flush = self.flush  # type: ignore[method-assign]
+
+        def flush(self) -> None:
+            self.flushes += 1
+
+    messages = [
+        RecordMessage(stream="s", record={"id": "a", "n": 1}, time_extracted=datetime(2024, 1, 1, tzinfo=UTC)),
+        RecordMessage(stream="s", record={"id": "b", "n": 2}, time_extracted=datetime(2024, 1, 1, tzinfo=UTC)),
+        StateMessage(value={"bookmarks": {}}),
+    ]
+    out = Out()
+    monkeypatch.setattr(sys, "stdout", out)
+    writer = BufferedMsgSpecWriter()
+    for message in messages:
+        writer.write_message(message)
+    expected = b"".join(bytes(MsgSpecWriter().format_message(m)) for m in messages)
+    assert out.buffer.getvalue() == expected
+    assert out.flushes == 1

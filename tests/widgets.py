@@ -1,0 +1,109 @@
+"""A minimal tap and API used only to test `taps_shared` apart from any vendor.
+
+The API serves `/widgets` in the `{total, limit, skip, data}` envelope with an `updatedAt`
+filter, and can misbehave on request (ignore the offset, reject the filter, echo secrets).
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+
+from singer_sdk import typing as th
+
+from taps_shared import BearerTokenAuth, HumanRESTStream, HumanTap, TotalOffsetPaginator, settings
+from tests.emulators.core import EmulatorServer, Request, Response, json_response
+
+TOKEN = "wdg_canary_5e2f9b7c1d"  # noqa: S105 (a test credential)
+
+
+@dataclass
+class WidgetsApi:
+    """The app behind the widgets tap; `n` widgets updated one minute apart."""
+
+    n: int = 23
+    max_limit: int = 10
+    ignore_skip: bool = False
+    reject_filter: bool = False
+    echo_token: bool = False
+    drop_total: bool = False
+    rows: list[dict] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rows = [
+            {"id": f"w{i:03d}", "name": f"widget {i}", "updatedAt": _ts(i)} for i in range(self.n)
+        ]
+
+    def __call__(self, request: Request) -> Response:
+        sent = request.header("authorization") or ""
+        if sent != f"Bearer {TOKEN}":
+            message = f"bad token {sent}" if self.echo_token else "bad token"
+            return json_response(401, {"name": "NotAuthenticated", "message": message})
+        if request.path != "/widgets":
+            return json_response(404, {"message": "not found"})
+        limit = int(request.q("$limit") or 10)
+        if limit > self.max_limit:
+            return json_response(400, {"name": "BadRequest", "message": "limit too large"})
+        rows = self.rows
+        since = request.q("updatedAt[$gte]")
+        if since is not None:
+            if self.reject_filter:
+                return json_response(400, {"name": "BadRequest", "message": "bad filter"})
+            rows = sorted((r for r in rows if r["updatedAt"] >= since), key=lambda r: r["updatedAt"])
+        skip = 0 if self.ignore_skip else int(request.q("$skip") or 0)
+        body: dict[str, t.Any] = {"limit": limit, "skip": skip, "data": rows[skip : skip + limit]}
+        if not self.drop_total:
+            body["total"] = len(rows)
+        return json_response(200, body)
+
+
+def _ts(i: int) -> str:
+    return f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}.000Z"
+
+
+class WidgetsStream(HumanRESTStream):
+    name = "widgets"
+    path = "/widgets"
+    primary_keys: t.ClassVar[list[str]] = ["id"]
+    replication_key = "updatedAt"
+    schema = th.PropertiesList(
+        th.Property("id", th.StringType, required=True),
+        th.Property("name", th.StringType),
+        th.Property("updatedAt", th.DateTimeType),
+    ).to_dict()
+
+    @property
+    def max_pages(self) -> int:  # type: ignore[override]
+        return int(self.config["max_pages"])
+
+    def get_new_paginator(self) -> TotalOffsetPaginator:
+        return TotalOffsetPaginator(int(self.config["page_size"]), label=self.name)
+
+    def page_params(self, next_page_token: t.Any) -> dict[str, t.Any]:
+        return {"$limit": self.config["page_size"], "$skip": next_page_token or 0}
+
+    def incremental_params(self, since: str) -> dict[str, t.Any]:
+        return {"updatedAt[$gte]": since, "$sort[updatedAt]": 1}
+
+
+class TapWidgets(HumanTap):
+    name = "tap-widgets"
+    config_jsonschema = th.PropertiesList(
+        th.Property("api_token", th.StringType, required=True, secret=True),
+        settings.api_url("https://widgets.example.com", "widgets API"),
+        settings.start_date("updatedAt"),
+        settings.page_size(default=10, maximum=100),
+        settings.requests_per_second(0, "tests"),
+        th.Property("max_pages", th.IntegerType, default=1000),
+        *settings.transport(),
+    ).to_dict()
+
+    def build_authenticator(self) -> BearerTokenAuth:
+        return BearerTokenAuth(self.config["api_token"])
+
+    def discover_streams(self) -> list[WidgetsStream]:
+        return [WidgetsStream(tap=self)]
+
+
+def widgets_server(api: WidgetsApi) -> EmulatorServer:
+    return EmulatorServer(api).start()
