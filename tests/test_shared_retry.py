@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 import requests
@@ -39,7 +39,9 @@ def caller(server: EmulatorServer, policy: RetryPolicy = FAST, timeout: float = 
         check_response(response, "test")
         return response
 
-    return with_retries(attempt, policy=policy, label=lambda p: f"test: GET {p}", logger=log, **kwargs)
+    return with_retries(
+        attempt, policy=policy, label=lambda p: f"test: GET {p}", logger=log, **kwargs
+    )
 
 
 @pytest.mark.parametrize(
@@ -97,7 +99,9 @@ def test_server_wait_parsing():
 
 def test_attempts_are_bounded(server):
     server.faults.add("status", status=502, times=-1)
-    with pytest.raises(RetriesExhaustedError, match=r"test: GET /x returned 502 .*after 4 attempts"):
+    with pytest.raises(
+        RetriesExhaustedError, match=r"test: GET /x returned 502 .*after 4 attempts"
+    ):
         caller(server)("/x")
     assert len(server.requests) == 4
 

@@ -29,7 +29,10 @@ def test_registered_secrets_are_masked_everywhere_in_text():
     ("text", "expected"),
     [
         ("Authorization: Bearer abc.def-ghi", "Authorization: Bearer ****"),
-        ("headers {'Authorization': 'Basic dXNlcjpwYXNz'}", "headers {'Authorization': 'Basic ****'}"),
+        (
+            "headers {'Authorization': 'Basic dXNlcjpwYXNz'}",
+            "headers {'Authorization': 'Basic ****'}",
+        ),
         ("sent bearer eyJhbGciOiJIUzI1NiJ9.e30.x", "sent bearer ****"),
         ("/cb?code=1&access_token=abc123&state=2", "/cb?code=1&access_token=****&state=2"),
         ("client_secret=s3cr3t", "client_secret=****"),
@@ -64,7 +67,12 @@ def test_log_filter_scrubs_messages_args_and_tracebacks():
 
 @pytest.mark.parametrize(
     "url",
-    ["https://app.humaans.io/api", "http://127.0.0.1:8080/api", "http://localhost/api/", "http://[::1]:9/x"],
+    [
+        "https://app.humaans.io/api",
+        "http://127.0.0.1:8080/api",
+        "http://localhost/api/",
+        "http://[::1]:9/x",
+    ],
 )
 def test_allowed_urls(url):
     assert check_base_url(url, "api_url") == url.rstrip("/")
@@ -108,7 +116,11 @@ def test_malformed_dates_name_the_setting(value):
 def test_normalised_timestamps_sort_as_strings():
     values = ["2024-01-01T00:00:00Z", "2024-01-01T00:00:00.5+00:00", "2023-12-31T23:00:00-02:00"]
     normalised = [normalise_timestamp(v, "x") for v in values]
-    assert normalised == ["2024-01-01T00:00:00.000Z", "2024-01-01T00:00:00.500Z", "2024-01-01T01:00:00.000Z"]
+    assert normalised == [
+        "2024-01-01T00:00:00.000Z",
+        "2024-01-01T00:00:00.500Z",
+        "2024-01-01T01:00:00.000Z",
+    ]
 
 
 def test_buffered_writer_writes_what_msgspec_writes_and_flushes_only_state(monkeypatch):
@@ -122,8 +134,12 @@ def test_buffered_writer_writes_what_msgspec_writes_and_flushes_only_state(monke
             self.flushes += 1
 
     messages = [
-        RecordMessage(stream="s", record={"id": "a", "n": 1}, time_extracted=datetime(2024, 1, 1, tzinfo=UTC)),
-        RecordMessage(stream="s", record={"id": "b", "n": 2}, time_extracted=datetime(2024, 1, 1, tzinfo=UTC)),
+        RecordMessage(
+            stream="s", record={"id": "a", "n": 1}, time_extracted=datetime(2024, 1, 1, tzinfo=UTC)
+        ),
+        RecordMessage(
+            stream="s", record={"id": "b", "n": 2}, time_extracted=datetime(2024, 1, 1, tzinfo=UTC)
+        ),
         StateMessage(value={"bookmarks": {}}),
     ]
     out = Out()

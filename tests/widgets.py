@@ -14,7 +14,7 @@ from singer_sdk import typing as th
 from taps_shared import BearerTokenAuth, HumanRESTStream, HumanTap, TotalOffsetPaginator, settings
 from tests.emulators.core import EmulatorServer, Request, Response, json_response
 
-TOKEN = "wdg_canary_5e2f9b7c1d"  # noqa: S105 (a test credential)
+TOKEN = "wdg_canary_5e2f9b7c1d"
 
 
 @dataclass
@@ -44,12 +44,14 @@ class WidgetsApi:
         limit = int(request.q("$limit") or 10)
         if limit > self.max_limit:
             return json_response(400, {"name": "BadRequest", "message": "limit too large"})
-        rows = self.rows
+        rows = self.rows[::-1]  # unsorted unless asked
         since = request.q("updatedAt[$gte]")
+        if self.reject_filter and (since is not None or "$sort[updatedAt]" in request.query):
+            return json_response(400, {"name": "BadRequest", "message": "bad filter"})
         if since is not None:
-            if self.reject_filter:
-                return json_response(400, {"name": "BadRequest", "message": "bad filter"})
-            rows = sorted((r for r in rows if r["updatedAt"] >= since), key=lambda r: r["updatedAt"])
+            rows = [r for r in rows if r["updatedAt"] >= since]
+        if request.q("$sort[updatedAt]") == "1":
+            rows = sorted(rows, key=lambda r: r["updatedAt"])
         skip = 0 if self.ignore_skip else int(request.q("$skip") or 0)
         body: dict[str, t.Any] = {"limit": limit, "skip": skip, "data": rows[skip : skip + limit]}
         if not self.drop_total:
@@ -82,8 +84,11 @@ class WidgetsStream(HumanRESTStream):
     def page_params(self, next_page_token: t.Any) -> dict[str, t.Any]:
         return {"$limit": self.config["page_size"], "$skip": next_page_token or 0}
 
-    def incremental_params(self, since: str) -> dict[str, t.Any]:
-        return {"updatedAt[$gte]": since, "$sort[updatedAt]": 1}
+    def incremental_params(self, since: str | None) -> dict[str, t.Any]:
+        params: dict[str, t.Any] = {"$sort[updatedAt]": 1}
+        if since is not None:
+            params["updatedAt[$gte]"] = since
+        return params
 
 
 class TapWidgets(HumanTap):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import requests
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
@@ -68,7 +70,7 @@ def describe_transport_error(exc: BaseException) -> str:
     request = getattr(exc, "request", None)
     where = ""
     if request is not None and getattr(request, "url", None):
-        where = f" ({request.method} {requests.utils.urlparse(request.url).netloc})"
+        where = f" ({urlsplit(request.url).netloc})"
     kind = type(exc).__name__
     reason = str(exc)
     if "Name or service not known" in reason or "nodename nor servname" in reason:

@@ -1,8 +1,9 @@
 """Paginators that cannot loop forever.
 
 Every paginator here fails loudly, instead of spinning, when the API repeats a token; the
-stream's PageGuard does the same for a repeated page or a run past the page cap. The offset flavour also stops on `total`, on a
-short page and on an empty page, so a full last page costs no extra request.
+stream's PageGuard does the same for a repeated page or a run past the page cap. The offset
+flavour also stops on `total`, on a short page and on an empty page, so a full last page
+costs no extra request.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import orjson
 import requests
 from singer_sdk.pagination import BaseAPIPaginator
 
-from taps_shared.responses import json_body
 from taps_shared.errors import PaginationError
+from taps_shared.responses import json_body
 
 DEFAULT_MAX_PAGES = 100_000
 

@@ -31,10 +31,13 @@ def register(*values: object) -> None:
     with _lock:
         added = False
         for value in values:
-            if isinstance(value, str) and len(value) >= _MIN_SECRET_LENGTH:
-                if value not in _secrets:
-                    _secrets.add(value)
-                    added = True
+            if (
+                isinstance(value, str)
+                and len(value) >= _MIN_SECRET_LENGTH
+                and value not in _secrets
+            ):
+                _secrets.add(value)
+                added = True
         if added:
             ordered = sorted(_secrets, key=len, reverse=True)
             _pattern = re.compile("|".join(re.escape(s) for s in ordered))

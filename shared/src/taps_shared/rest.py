@@ -111,8 +111,9 @@ class HumanRESTStream(RESTStream[t.Any]):
 
     # -- incremental --------------------------------------------------------------------
 
-    def incremental_params(self, since: str) -> dict[str, t.Any]:
-        """Query parameters filtering on the bookmark and sorting ascending by it."""
+    def incremental_params(self, since: str | None) -> dict[str, t.Any]:
+        """Query parameters sorting ascending by the replication key, and filtering on the
+        bookmark when there is one (`since`)."""
         return {}
 
     def page_params(self, next_page_token: t.Any) -> dict[str, t.Any]:
@@ -121,7 +122,7 @@ class HumanRESTStream(RESTStream[t.Any]):
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
         params = self.page_params(next_page_token)
-        if self._since is not None and self._server_filter:
+        if self.replication_key and self._server_filter:
             params.update(self.incremental_params(self._since))
         return params
 
@@ -167,7 +168,7 @@ class HumanRESTStream(RESTStream[t.Any]):
 
     def _recover(self, exc: HTTPStatusError) -> bool:
         """Handle a first-page error that need not end the run; False re-raises it."""
-        if exc.status == 400 and self._since is not None and self._server_filter:
+        if exc.status == 400 and self.replication_key and self._server_filter:
             self.logger.warning(
                 "Stream %s: the API rejected the incremental filter (%s); falling back to a "
                 "full scan filtered client-side",
@@ -175,6 +176,9 @@ class HumanRESTStream(RESTStream[t.Any]):
                 exc.api_message or "400",
             )
             self._server_filter = False
+            # The SDK's state manager caches is_sorted when built (0.54.x): rebuild it so
+            # this unsorted scan keeps progress markers and bookmarks the maximum.
+            self._state_manager = None
             return True
         if isinstance(exc, ForbiddenError) and self.required_scope:
             reason = f"the credentials lack scope {self.required_scope} ({exc})"

@@ -87,10 +87,10 @@ def _is_float(text: str) -> bool:
     return True
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, label: str) -> str:
     if isinstance(exc, RetriableAPIError):
-        return str(exc)
-    return describe_transport_error(exc)
+        return str(exc)  # already names the call
+    return f"{label}: {describe_transport_error(exc)}"
 
 
 def with_retries(
@@ -124,7 +124,7 @@ def with_retries(
                 response = getattr(exc, "response", None)
                 asked = server_wait(response)
                 delay = asked if asked is not None else policy.backoff(attempt)
-                reason = _reason(exc)
+                reason = _reason(exc, label(*args))
                 if attempt >= policy.max_tries or waited + delay > policy.max_total_wait:
                     budget = (
                         f"after {attempt} attempts"

@@ -1,0 +1,5 @@
+"""`python -m tap_humaans`."""
+
+from tap_humaans.tap import TapHumaans
+
+TapHumaans.cli()

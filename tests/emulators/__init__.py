@@ -1,0 +1,1 @@
+"""Local API emulators used by the tap test suites and benchmarks."""

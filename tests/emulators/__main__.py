@@ -1,0 +1,111 @@
+"""Run an API emulator as a process, for demos and benchmarks.
+
+    python -m tests.emulators humaans --port 0 --records 40 --seed 7 --latency-ms 0
+
+Prints exactly one line, ``READY <api_url>``, once the server accepts connections, then
+serves until SIGTERM or SIGINT and exits 0. Other emulators plug in through ``REGISTRY``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Protocol
+
+
+class Emulator(Protocol):
+    """What the CLI needs from an emulator."""
+
+    @property
+    def url(self) -> str: ...
+
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
+def _humaans(args: argparse.Namespace) -> Emulator:
+    from tests.emulators.humaans import HumaansEmulator  # loaded on demand
+
+    emulator = HumaansEmulator(
+        seed=args.seed, size=args.records, latency_ms=args.latency_ms, port=args.port
+    )
+    # The source "moved on" since the last run: what an incremental run should pick up.
+    if args.update_people:
+        emulator.update_people(args.update_people)
+    if args.add_people:
+        emulator.add_people(args.add_people)
+    # Build every serving index before READY so the first page of each stream is not slow.
+    emulator.warm()
+    return emulator
+
+
+#: Emulator name -> factory taking the parsed CLI arguments.
+REGISTRY: dict[str, Callable[[argparse.Namespace], Emulator]] = {
+    "humaans": _humaans,
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.emulators",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("name", choices=sorted(REGISTRY), help="which API to emulate")
+    parser.add_argument("--port", type=int, default=0, help="TCP port (0 = pick a free one)")
+    parser.add_argument(
+        "--records", type=int, default=40, help="dataset size (for humaans: the number of people)"
+    )
+    parser.add_argument("--seed", type=int, default=7, help="random seed of the dataset")
+    parser.add_argument(
+        "--latency-ms", type=int, default=0, help="delay added before every response"
+    )
+    parser.add_argument(
+        "--update-people", type=int, default=0, help="change this many people before serving"
+    )
+    parser.add_argument(
+        "--add-people", type=int, default=0, help="add this many people before serving"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the chosen emulator, announce it and serve until told to stop."""
+    args = _parser().parse_args(argv)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+
+    emulator = REGISTRY[args.name](args)
+    if stop.is_set():  # told to stop while the dataset was being built
+        return 0
+    # The dataset lives until exit: keep the cyclic GC from rescanning it while serving.
+    gc.freeze()
+    emulator.start()
+    try:
+        sys.stdout.write(f"READY {emulator.url}\n")
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip freeing every record one by one at exit: that takes seconds at 100k people.
+    os._exit(status)
