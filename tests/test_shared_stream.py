@@ -136,3 +136,15 @@ def test_secrets_never_reach_logs_or_errors(caplog):
     assert TOKEN not in str(info.value)
     assert str(info.value).endswith("(NotAuthenticated: bad token ****)")
     assert TOKEN not in caplog.text
+
+
+def test_fields_missing_from_the_schema_pass_through():
+    api = WidgetsApi(n=2)
+    api.rows[0]["colour"] = "teal"
+    result, _ = run(api)
+    assert result.records["widgets"][0] == {
+        "id": "w000",
+        "name": "widget 0",
+        "updatedAt": "2024-01-01T00:00:00.000Z",
+        "colour": "teal",
+    }

@@ -113,3 +113,16 @@ def test_discover_and_about_work_without_credentials(tmp_path):
     discover = run_cli("tap-humaans", tmp_path, "--discover", config={})
     assert discover.returncode == 0
     assert '"tap_stream_id":"people"' in discover.stdout.replace(" ", "").replace("\n", "")
+
+
+def test_settings_from_the_environment(tmp_path, emulator):
+    env = {
+        "TAP_HUMAANS_API_TOKEN": FULL_TOKEN,
+        "TAP_HUMAANS_API_URL": emulator.url,
+        "TAP_HUMAANS_REQUESTS_PER_SECOND": "0",
+    }
+    run = run_cli("tap-humaans", tmp_path, "--config", "ENV", env=env)
+    assert run.returncode == 0, run.stderr
+    people = [m for m in run.messages if m["type"] == "RECORD" and m["stream"] == "people"]
+    assert {p["record"]["id"] for p in people} == {p["id"] for p in emulator.data["people"]}
+    assert FULL_TOKEN not in run.stderr

@@ -5,6 +5,7 @@ line on stderr with a non-zero exit.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import typing as t
@@ -14,7 +15,6 @@ from functools import cached_property
 import click
 import requests
 from singer_sdk import Tap
-from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.plugin_base import SingerCommand
 
 from taps_shared import redact
@@ -53,19 +53,22 @@ class HumanTap(Tap):
 
     def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
         redact.install_log_filter()
-        try:
-            super().__init__(*args, validate_config=validate_config, **kwargs)
-        except ConfigValidationError:
-            self._register_secrets()
-            raise
-        self._register_secrets()
+        super().__init__(*args, validate_config=validate_config, **kwargs)
         if validate_config:
             self.check_settings()
 
-    def _register_secrets(self) -> None:
-        config = getattr(self, "_config", None) or {}
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        # The SDK (0.54.x) calls this once, between loading the config (files and
+        # environment) and validating it: the point to learn the secrets before any message
+        # could quote them, and to cast numbers, which `--config ENV` leaves as strings.
         properties = self.config_jsonschema.get("properties", {})
+        config = self._config
         redact.register(*(config.get(k) for k, spec in properties.items() if spec.get("secret")))
+        for key, spec in properties.items():
+            if "number" in spec.get("type", ()) and isinstance(config.get(key), str):
+                with contextlib.suppress(ValueError):
+                    config[key] = float(config[key])
+        return super()._validate_config(raise_errors=raise_errors)
 
     def check_settings(self) -> None:
         """Semantic checks the JSON schema cannot express; raise ConfigError."""
