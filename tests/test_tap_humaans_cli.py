@@ -78,7 +78,7 @@ def test_unreachable_host(tmp_path):
     run = run_cli("tap-humaans", tmp_path, config=config)
     assert_clean_failure(
         run,
-        f"connection check: GET /me: connection refused (127.0.0.1:{port}); "
+        f"connection check: GET /api/me: connection refused (127.0.0.1:{port}); "
         "gave up after 2 attempts",
         FULL_TOKEN,
     )

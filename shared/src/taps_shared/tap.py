@@ -11,6 +11,7 @@ import sys
 import typing as t
 from datetime import UTC, datetime
 from functools import cached_property
+from urllib.parse import urlsplit
 
 import click
 import requests
@@ -113,30 +114,41 @@ class HumanTap(Tap):
     def user_agent(self) -> str:
         return f"{self.name}/{self.plugin_version}"
 
-    # -- requests outside streams (connection checks) -----------------------------------
+    # -- requests outside streams (connection checks, token requests) -------------------
 
-    def get_json(self, path: str, label: str = "connection check") -> t.Any:
-        """GET `<base_url><path>` with the run's auth, limiter and retries; the JSON body."""
-        request = requests.Request(
-            "GET", f"{self.base_url}{path}", headers={"User-Agent": self.user_agent}
-        ).prepare()
+    def send(
+        self, request: requests.PreparedRequest, label: str, *, authenticate: bool = False
+    ) -> requests.Response:
+        """Send with the run's session, limiter, retries and error mapping; a 2xx response.
+
+        `authenticate` applies the run's authenticator to every attempt (and lets a 401
+        refresh it once); authenticators themselves send without it.
+        """
+        auth = self.authenticator if authenticate else None
+        request.headers.setdefault("User-Agent", self.user_agent)
 
         def attempt(prepared: requests.PreparedRequest) -> requests.Response:
-            response = self.requests_session.send(
-                self.authenticator(prepared), timeout=self.request_timeout
-            )
+            if auth is not None:
+                auth(prepared)
+            response = self.requests_session.send(prepared, timeout=self.request_timeout)
             check_response(response, label)
             return response
 
+        path = urlsplit(request.url or "").path
         call = with_retries(
             attempt,
             policy=self.retry_policy,
             limiter=self.rate_limiter,
-            auth=self.authenticator,
-            label=lambda _req: f"{label}: GET {path}",
+            auth=auth,
+            label=lambda _request: f"{label}: {request.method} {path}",
             logger=self.logger,
         )
-        return json_body(call(request))
+        return call(request)
+
+    def get_json(self, path: str, label: str = "connection check") -> t.Any:
+        """GET `<base_url><path>`, authenticated; the decoded JSON body."""
+        request = requests.Request("GET", f"{self.base_url}{path}").prepare()
+        return json_body(self.send(request, label, authenticate=True))
 
     def preflight(self) -> None:
         """Checks before the first stream syncs (a connection check, usually)."""

@@ -1,0 +1,128 @@
+"""OAuth2 authenticators: a cached access token, refreshed before it expires and once
+after a 401, obtained through the tap's own transport (retries, rate limit, redaction).
+
+`OAuth2Auth` holds everything grant-independent; a subclass says which grant it posts.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+import typing as t
+from urllib.parse import urlsplit
+
+import requests
+
+from taps_shared import redact
+from taps_shared.auth import HumanAuth
+from taps_shared.errors import ConfigError, HTTPStatusError, ResponseError
+from taps_shared.responses import json_body
+
+ClientAuth = t.Literal["form", "json", "basic"]
+#: Sends a prepared request with retries and error mapping; returns a 2xx response.
+Send = t.Callable[[requests.PreparedRequest, str], requests.Response]
+
+DEFAULT_EXPIRES_IN = 3600
+MAX_SAFETY_MARGIN = 60.0
+
+
+class OAuth2Auth(HumanAuth):
+    """Bearer access tokens from an OAuth2 token endpoint.
+
+    The token is minted on first use, re-minted `margin` seconds before `expires_in` runs
+    out (60 s, or a tenth of a short lifetime), and re-minted once when the API answers 401.
+    One instance serves every stream of a run; minting is serialised by a lock.
+    """
+
+    #: What to tell the user when the token endpoint refuses the credentials.
+    rejection_hint = "check the client credentials"
+
+    def __init__(
+        self,
+        *,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        send: Send,
+        client_auth: ClientAuth = "form",
+        scope: str | None = None,
+        clock: t.Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.token_url = token_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.client_auth = client_auth
+        self.scope = scope
+        self._send = send
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._refresh_at = 0.0
+        self.mints = 0
+        redact.register(client_secret)
+
+    def grant(self) -> dict[str, str]:
+        """The grant-specific fields of the token request."""
+        raise NotImplementedError
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        with self._lock:
+            if self._token is None or self._clock() >= self._refresh_at:
+                self._mint()
+            request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def handle_unauthorized(self) -> bool:
+        with self._lock:
+            self._mint()
+        return True
+
+    def _mint(self) -> None:
+        fields = {**self.grant(), **({"scope": self.scope} if self.scope else {})}
+        headers = {"Accept": "application/json"}
+        if self.client_auth == "basic":
+            pair = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+            redact.register(pair)
+            headers["Authorization"] = f"Basic {pair}"
+        else:
+            fields |= {"client_id": self.client_id, "client_secret": self.client_secret}
+        body = {"json": fields} if self.client_auth == "json" else {"data": fields}
+        request = requests.Request("POST", self.token_url, headers=headers, **body).prepare()
+        try:
+            response = self._send(request, "OAuth token request")
+        except HTTPStatusError as exc:
+            msg = f"{exc}: the token endpoint refused the request; {self.rejection_hint}"
+            raise ConfigError(msg) from None
+        payload = json_body(response)
+        token = payload.get("access_token") if isinstance(payload, dict) else None
+        if not isinstance(token, str) or not token:
+            path = urlsplit(self.token_url).path
+            msg = f"OAuth token request: POST {path} returned no access_token"
+            raise ResponseError(msg)
+        redact.register(token, payload.get("refresh_token"))
+        self.on_token(payload)
+        lifetime = _seconds(payload.get("expires_in"))
+        self._token = token
+        self._refresh_at = self._clock() + lifetime - min(MAX_SAFETY_MARGIN, lifetime / 10)
+        self.mints += 1
+
+    def on_token(self, payload: dict[str, t.Any]) -> None:
+        """Hook for grants that keep more of the token response (a rotated refresh token)."""
+
+
+class ClientCredentialsAuth(OAuth2Auth):
+    """The `client_credentials` grant: the client id and secret buy an access token."""
+
+    rejection_hint = "check client_id and client_secret"
+
+    def grant(self) -> dict[str, str]:
+        return {"grant_type": "client_credentials"}
+
+
+def _seconds(value: t.Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return float(DEFAULT_EXPIRES_IN)
+    return seconds if seconds > 0 else float(DEFAULT_EXPIRES_IN)

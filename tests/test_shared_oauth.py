@@ -1,0 +1,194 @@
+"""OAuth2 client credentials in taps_shared, against a loopback token endpoint and API."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import typing as t
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+import orjson
+import pytest
+import requests
+
+from taps_shared.errors import ConfigError, UnauthorizedError
+from taps_shared.oauth import ClientCredentialsAuth
+from taps_shared.responses import check_response
+from taps_shared.retry import RetryPolicy, with_retries
+from tests.emulators.core import EmulatorServer, Request, Response, json_response
+
+CLIENT_ID = "client-abc"
+SECRET = "s3cret-canary-7a1f"
+FAST = RetryPolicy(max_tries=3, base_delay=0.01, max_delay=0.02)
+log = logging.getLogger("test-oauth")
+
+
+@dataclass
+class TokenApi:
+    """A token endpoint (form, JSON or Basic client auth) and one protected route."""
+
+    expires_in: int = 3600
+    minted: list[dict] = field(default_factory=list)
+    valid: set[str] = field(default_factory=set)
+
+    def __call__(self, request: Request) -> Response:
+        if request.path == "/token":
+            return self.token(request)
+        sent = (request.header("authorization") or "").removeprefix("Bearer ")
+        if sent not in self.valid:
+            return json_response(401, {"error": "invalid_token"})
+        return json_response(200, {"ok": sent})
+
+    def token(self, request: Request) -> Response:
+        kind = request.header("content-type") or ""
+        if kind.startswith("application/json"):
+            fields, style = orjson.loads(request.body), "json"
+        else:
+            fields = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+            style = "form"
+        basic = request.header("authorization") or ""
+        if basic.startswith("Basic "):
+            cid, _, secret = base64.b64decode(basic[6:]).decode().partition(":")
+            fields |= {"client_id": cid, "client_secret": secret}
+            style = "basic"
+        ok = fields.get("grant_type") == "client_credentials" and (
+            fields.get("client_id"),
+            fields.get("client_secret"),
+        ) == (CLIENT_ID, SECRET)
+        self.minted.append({"style": style, "ok": ok})
+        if not ok:
+            echoed = f"bad client {fields.get('client_secret')}"
+            return json_response(401, {"error": "invalid_client", "error_description": echoed})
+        token = f"tok-{len(self.minted):04d}-xyz"
+        self.valid.add(token)
+        return json_response(200, {"access_token": token, "expires_in": self.expires_in})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def api() -> t.Iterator[tuple[TokenApi, EmulatorServer]]:
+    app = TokenApi()
+    with EmulatorServer(app) as server:
+        yield app, server
+
+
+def sender(session: requests.Session):
+    def send(request: requests.PreparedRequest, label: str) -> requests.Response:
+        def attempt(prepared):
+            response = session.send(prepared, timeout=5)
+            check_response(response, label)
+            return response
+
+        return with_retries(attempt, policy=FAST, label=lambda _r: label, logger=log)(request)
+
+    return send
+
+
+def make_auth(server, secret=SECRET, clock=None, client_auth="form") -> ClientCredentialsAuth:
+    return ClientCredentialsAuth(
+        token_url=f"{server.base_url}/token",
+        client_id=CLIENT_ID,
+        client_secret=secret,
+        send=sender(requests.Session()),
+        client_auth=client_auth,
+        clock=clock or Clock(),
+    )
+
+
+def call(server, auth) -> requests.Response:
+    session = requests.Session()
+
+    def attempt(url: str) -> requests.Response:
+        request = auth(requests.Request("GET", url).prepare())
+        response = session.send(request, timeout=5)
+        check_response(response, "api")
+        return response
+
+    return with_retries(attempt, policy=FAST, label=lambda u: u, logger=log, auth=auth)(
+        f"{server.base_url}/data"
+    )
+
+
+@pytest.mark.parametrize("style", ["form", "json", "basic"])
+def test_each_client_auth_style_obtains_and_reuses_one_token(api, style):
+    app, server = api
+    auth = make_auth(server, client_auth=style)
+    for _ in range(5):
+        assert call(server, auth).json() == {"ok": "tok-0001-xyz"}
+    assert app.minted == [{"style": style, "ok": True}]
+
+
+def test_token_is_refreshed_before_it_expires_with_a_safety_margin(api):
+    app, server = api
+    app.expires_in = 3600
+    clock = Clock()
+    auth = make_auth(server, clock=clock)
+    call(server, auth)
+    clock.now += 3600 - 61  # still outside the 60 s margin
+    call(server, auth)
+    assert len(app.minted) == 1
+    clock.now += 2  # inside the margin: re-mint before the server would refuse it
+    assert call(server, auth).json() == {"ok": "tok-0002-xyz"}
+    assert len(app.minted) == 2
+
+
+def test_short_lifetimes_use_a_proportional_margin(api):
+    app, server = api
+    app.expires_in = 10
+    clock = Clock()
+    auth = make_auth(server, clock=clock)
+    call(server, auth)
+    clock.now += 8.9  # margin is 1 s for a 10 s token
+    call(server, auth)
+    clock.now += 0.2
+    call(server, auth)
+    assert len(app.minted) == 2
+
+
+def test_a_401_refreshes_once_and_retries(api):
+    app, server = api
+    auth = make_auth(server)
+    call(server, auth)
+    app.valid.clear()  # the server revoked every token
+    assert call(server, auth).json() == {"ok": "tok-0002-xyz"}
+    assert len(app.minted) == 2
+    assert [r.status for r in server.requests if r.path == "/data"] == [200, 401, 200]
+
+
+def test_a_401_after_a_fresh_token_fails_after_exactly_one_refresh(api):
+    app, server = api
+    auth = make_auth(server)
+    server.faults.add("status", status=401, path="/data", times=-1)
+    with pytest.raises(UnauthorizedError):
+        call(server, auth)
+    assert len(app.minted) == 2  # the first token, then one refresh
+
+
+def test_token_endpoint_faults_are_retried(api):
+    app, server = api
+    server.faults.add("status", status=503, path="/token", times=1)
+    server.faults.add("reset", path="/token", times=1)
+    assert call(server, make_auth(server)).status_code == 200
+    assert len(app.minted) == 1
+
+
+def test_wrong_secret_is_one_clear_line_without_the_secret(api):
+    _, server = api
+    wrong = "wrong-secret-canary-55"
+    with pytest.raises(ConfigError) as info:
+        call(server, make_auth(server, secret=wrong))
+    message = str(info.value)
+    assert message == (
+        "OAuth token request: POST /token returned 401 Unauthorized "
+        "(invalid_client: bad client ****): the token endpoint refused the request; "
+        "check client_id and client_secret"
+    )
+    assert wrong not in message
