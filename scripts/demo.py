@@ -28,9 +28,14 @@ class Job:
     emulator: str
     port: int
     records: int
+    #: Emulator flags for a resumed run: the source changed since the last one.
+    changes: tuple[str, ...] = ()
 
 
-JOBS = [Job("tap-humaans", "humaans", 8301, 200)]
+JOBS = [
+    Job("tap-humaans", "humaans", 8301, 200, ("--update-people", "5", "--add-people", "3")),
+    Job("tap-huma", "huma", 8302, 120),  # full table: every run reads everything
+]
 LOADER = "target-jsonl"
 
 
@@ -38,8 +43,8 @@ def start_emulator(job: Job, resumed: bool) -> subprocess.Popen[str]:
     """Start one emulator and wait for its READY line."""
     argv = [sys.executable, "-m", "tests.emulators", job.emulator, "--port", str(job.port)]
     argv += ["--records", str(job.records)]
-    if resumed:  # the source moved on since the last run
-        argv += ["--update-people", "5", "--add-people", "3"]
+    if resumed:
+        argv += list(job.changes)
     process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline() if process.stdout else ""
     if not line.startswith("READY"):

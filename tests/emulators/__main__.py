@@ -46,9 +46,19 @@ def _humaans(args: argparse.Namespace) -> Emulator:
     return emulator
 
 
+def _huma(args: argparse.Namespace) -> Emulator:
+    from tests.emulators.huma import HumaEmulator  # loaded on demand
+
+    # --records is the number of users.
+    return HumaEmulator(
+        seed=args.seed, size=args.records, latency_ms=args.latency_ms, port=args.port
+    )
+
+
 #: Emulator name -> factory taking the parsed CLI arguments.
 REGISTRY: dict[str, Callable[[argparse.Namespace], Emulator]] = {
     "humaans": _humaans,
+    "huma": _huma,
 }
 
 

@@ -1,0 +1,1 @@
+"""tap-huma: Singer tap for the Huma HR Open API."""
