@@ -8,7 +8,7 @@ import pytest
 
 from taps_shared.errors import PaginationError
 from tests.helpers import sync
-from tests.widgets import TOKEN, TapWidgets, WidgetsApi, widgets_server
+from tests.widgets import TOKEN, TapGadgets, TapWidgets, WidgetsApi, widgets_server
 
 
 def run(api: WidgetsApi, **config):
@@ -148,3 +148,49 @@ def test_fields_missing_from_the_schema_pass_through():
         "updatedAt": "2024-01-01T00:00:00.000Z",
         "colour": "teal",
     }
+
+
+def run_gadgets(api: WidgetsApi, state: dict | None = None, **config):
+    server = widgets_server(api)
+    try:
+        result = sync(
+            TapGadgets, {"api_token": TOKEN, "api_url": server.base_url, **config}, state=state
+        )
+        return result, server.requests
+    finally:
+        server.stop()
+
+
+def test_page_index_paging_stops_at_total_pages_and_emits_oldest_first():
+    result, requests = run_gadgets(WidgetsApi(n=30))
+    assert [r["id"] for r in result.records["gadgets"]] == [f"w{i:03d}" for i in range(30)]
+    assert [r.query["pageIndex"] for r in requests] == [["0"], ["1"], ["2"]]
+    assert result.bookmark("gadgets") == "2024-01-01T00:00:29.000Z"
+
+
+def test_newest_first_paging_stops_once_past_the_bookmark():
+    state = {
+        "bookmarks": {
+            "gadgets": {
+                "replication_key": "updatedAt",
+                "replication_key_value": "2024-01-01T00:00:25.000Z",
+            }
+        }
+    }
+    result, requests = run_gadgets(WidgetsApi(n=60), state=state)
+    # the day-rounded dateFrom returns the whole day; the tap drops what is older and stops
+    assert [r["id"] for r in result.records["gadgets"]] == [f"w{i:03d}" for i in range(25, 60)]
+    assert len(requests) == 4  # pages 0-3 hold w059..w020; w019 ends the reading
+    assert requests[0].query["dateFrom"] == ["2024-01-01T00:00:25.000Z"]
+
+
+def test_a_404_on_an_endpoint_the_account_lacks_skips_the_stream(caplog):
+    with caplog.at_level(logging.WARNING):
+        result, requests = run_gadgets(WidgetsApi(n=5, missing=True))
+    assert result.records == {}
+    assert len(requests) == 1
+    skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Skipping")]
+    assert skipped == [
+        "Skipping stream gadgets: this account's API does not offer it "
+        "(gadgets: GET /widgets returned 404 Not Found (not found))"
+    ]

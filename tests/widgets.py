@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 
 from singer_sdk import typing as th
 
-from taps_shared import BearerTokenAuth, HumanRESTStream, HumanTap, TotalOffsetPaginator, settings
+from taps_shared import (
+    BearerTokenAuth,
+    HumanRESTStream,
+    HumanTap,
+    PageIndexPaginator,
+    TotalOffsetPaginator,
+    settings,
+)
 from tests.emulators.core import EmulatorServer, Request, Response, json_response
 
 TOKEN = "wdg_canary_5e2f9b7c1d"
@@ -27,6 +34,7 @@ class WidgetsApi:
     reject_filter: bool = False
     echo_token: bool = False
     drop_total: bool = False
+    missing: bool = False
     rows: list[dict] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -39,8 +47,10 @@ class WidgetsApi:
         if sent != f"Bearer {TOKEN}":
             message = f"bad token {sent}" if self.echo_token else "bad token"
             return json_response(401, {"name": "NotAuthenticated", "message": message})
-        if request.path != "/widgets":
+        if request.path != "/widgets" or self.missing:
             return json_response(404, {"message": "not found"})
+        if "pageIndex" in request.query:
+            return self.page_by_index(request)
         limit = int(request.q("$limit") or 10)
         if limit > self.max_limit:
             return json_response(400, {"name": "BadRequest", "message": "limit too large"})
@@ -57,6 +67,21 @@ class WidgetsApi:
         if not self.drop_total:
             body["total"] = len(rows)
         return json_response(200, body)
+
+    def page_by_index(self, request: Request) -> Response:
+        """`{data, totalPages}` pages, newest first, `dateFrom` rounded down to the day."""
+        size = int(request.q("pageSize") or 10)
+        index = int(request.q("pageIndex") or 0)
+        day = (request.q("dateFrom") or "0000-00-00")[:10]
+        rows = sorted(
+            (r for r in self.rows if r["updatedAt"][:10] >= day),
+            key=lambda r: r["updatedAt"],
+            reverse=True,
+        )
+        pages = -(-len(rows) // size)
+        return json_response(
+            200, {"data": rows[index * size : (index + 1) * size], "totalPages": pages}
+        )
 
 
 def _ts(i: int) -> str:
@@ -112,3 +137,27 @@ class TapWidgets(HumanTap):
 
 def widgets_server(api: WidgetsApi) -> EmulatorServer:
     return EmulatorServer(api).start()
+
+
+class GadgetsStream(WidgetsStream):
+    """The widgets again, through page-index paging that answers newest first."""
+
+    name = "gadgets"
+    api_order = "descending"
+    on_not_found = "skip"
+
+    def get_new_paginator(self) -> PageIndexPaginator:
+        return PageIndexPaginator(int(self.config["page_size"]), label=self.name)
+
+    def page_params(self, next_page_token: t.Any) -> dict[str, t.Any]:
+        return {"pageIndex": next_page_token or 0, "pageSize": self.config["page_size"]}
+
+    def incremental_params(self, since: str | None) -> dict[str, t.Any]:
+        return {"dateFrom": since} if since else {}
+
+
+class TapGadgets(TapWidgets):
+    name = "tap-gadgets"
+
+    def discover_streams(self) -> list[WidgetsStream]:
+        return [GadgetsStream(tap=self)]

@@ -1,8 +1,13 @@
 """What every Human-family tap shares: auth, the resilient REST stream, paging, redaction."""
 
-from taps_shared.auth import BasicAuth, BearerTokenAuth, HeaderAuth, HumanAuth
+from taps_shared.auth import BasicAuth, BearerTokenAuth, HeaderAuth, HmacSignedAuth, HumanAuth
 from taps_shared.errors import ConfigError, PaginationError, TapError
-from taps_shared.pagination import GuardedPaginator, PageGuard, TotalOffsetPaginator
+from taps_shared.pagination import (
+    GuardedPaginator,
+    PageGuard,
+    PageIndexPaginator,
+    TotalOffsetPaginator,
+)
 from taps_shared.ratelimit import RateLimiter
 from taps_shared.rest import HumanRESTStream
 from taps_shared.retry import RetryPolicy
@@ -14,10 +19,12 @@ __all__ = [
     "ConfigError",
     "GuardedPaginator",
     "HeaderAuth",
+    "HmacSignedAuth",
     "HumanAuth",
     "HumanRESTStream",
     "HumanTap",
     "PageGuard",
+    "PageIndexPaginator",
     "PaginationError",
     "RateLimiter",
     "RetryPolicy",

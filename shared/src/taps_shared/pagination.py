@@ -105,3 +105,37 @@ class TotalOffsetPaginator(GuardedPaginator):
 
     def get_next(self, response: requests.Response) -> int:
         return int(self.current_value) + len(self.records_of(response))
+
+
+class PageIndexPaginator(GuardedPaginator):
+    """Page-number paging (`pageIndex` from 0) over a `{data, totalPages}`-style envelope.
+
+    Stops after the last page `totalPages` announces, on a short page and on an empty page.
+    """
+
+    def __init__(
+        self,
+        page_size: int,
+        *,
+        label: str,
+        records_key: str = "data",
+        total_pages_key: str = "totalPages",
+        start: int = 0,
+    ) -> None:
+        super().__init__(start, label=label)
+        self.page_size = page_size
+        self.records_key = records_key
+        self.total_pages_key = total_pages_key
+        self.start = start
+
+    def has_more(self, response: requests.Response) -> bool:
+        body = json_body(response)
+        records = (body.get(self.records_key) or []) if isinstance(body, dict) else []
+        if len(records) < self.page_size:
+            return False
+        total_pages = body.get(self.total_pages_key)
+        pages_read = int(self.current_value) - self.start + 1
+        return not isinstance(total_pages, int) or pages_read < total_pages
+
+    def get_next(self, response: requests.Response) -> int:
+        return int(self.current_value) + 1

@@ -39,6 +39,13 @@ class HumanRESTStream(RESTStream[t.Any]):
     required_scope: str | None = None
     #: Pages one partition may take before the run stops with an error.
     max_pages: int = DEFAULT_MAX_PAGES
+    #: How the API orders an incremental stream: "ascending" by the replication key (as
+    #: asked), "descending" (newest first: read until past the bookmark), or "unordered".
+    #: Anything but ascending is buffered and emitted oldest first, so state only moves on.
+    api_order: t.Literal["ascending", "descending", "unordered"] = "ascending"
+    #: What a 404 on the first page means: None (an error), "skip" (the account's API does
+    #: not offer this endpoint: one warning) or "empty" (no data for this partition).
+    on_not_found: t.Literal["skip", "empty"] | None = None
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -135,39 +142,73 @@ class HumanRESTStream(RESTStream[t.Any]):
             return None
         return normalise_timestamp(str(value), f"the {self.name} bookmark")
 
+    def bookmark_value(self, row: dict) -> str | None:
+        """The record's replication key value in the canonical format."""
+        value = row.get(self.replication_key)  # type: ignore[arg-type]
+        if not isinstance(value, str):
+            return None
+        if self._since is not None and len(value) == len(self._since) and value.endswith("Z"):
+            return value  # already canonical: the common, cheap case
+        return normalise_timestamp(value, f"{self.name}.{self.replication_key}")
+
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Drop records older than the bookmark (the server's filter may be coarse)."""
         if self._since is not None:
-            value = row.get(self.replication_key)  # type: ignore[arg-type]
-            if isinstance(value, str):
-                if len(value) != len(self._since) or not value.endswith("Z"):
-                    value = normalise_timestamp(value, f"{self.name}.{self.replication_key}")
-                if value < self._since:
-                    return None
+            value = self.bookmark_value(row)
+            if value is not None and value < self._since:
+                return None
         return row
 
     # -- the sync -----------------------------------------------------------------------
 
     def request_records(self, context: Context | None) -> t.Iterable[dict]:
         self._since = self.starting_bookmark(context)
+        records: t.Iterable[dict] = self._request_all(context)
+        if self.replication_key and self.api_order != "ascending":
+            records = self._oldest_first(records)
         count = 0
+        for record in records:
+            count += 1
+            yield record
+        self.logger.info("Stream %s: %d records in %d pages", self.name, count, self._guard.pages)
+
+    def _oldest_first(self, records: t.Iterable[dict]) -> list[dict]:
+        """Buffer what the API returns, up to the bookmark when it sends newest first."""
+        kept = []
+        for record in records:
+            value = self.bookmark_value(record)
+            if self.api_order == "descending" and self._since and value and value < self._since:
+                break  # everything after this is older still: stop paging
+            kept.append(record)
+        kept.sort(key=lambda record: self.bookmark_value(record) or "")
+        return kept
+
+    def _request_all(self, context: Context | None) -> t.Iterator[dict]:
+        """Every record of the partition, recovering from first-page errors that allow it."""
+        yielded = False
         while True:
             self._guard = PageGuard(self.name, self.max_pages)
             try:
                 for record in super().request_records(context):
-                    count += 1
+                    yielded = True
                     yield record
-                break
+                return
             except HTTPStatusError as exc:
-                if count or not self._recover(exc):
+                if yielded or not self._recover(exc):
                     raise
                 if not self._server_filter:
                     continue  # the retry without the server-side filter
                 return
-        self.logger.info("Stream %s: %d records in %d pages", self.name, count, self._guard.pages)
 
     def _recover(self, exc: HTTPStatusError) -> bool:
         """Handle a first-page error that need not end the run; False re-raises it."""
+        if exc.status == 404 and self.on_not_found == "empty":
+            return True
+        if exc.status == 404 and self.on_not_found == "skip":
+            self.logger.warning(
+                "Skipping stream %s: this account's API does not offer it (%s)", self.name, exc
+            )
+            return True
         if exc.status == 400 and self.replication_key and self._server_filter:
             self.logger.warning(
                 "Stream %s: the API rejected the incremental filter (%s); falling back to a "
