@@ -192,3 +192,114 @@ def test_wrong_secret_is_one_clear_line_without_the_secret(api):
         "check client_id and client_secret"
     )
     assert wrong not in message
+
+
+@dataclass
+class RotatingApi:
+    """A token endpoint that rotates the refresh token on every use (and rejects reuse)."""
+
+    live_refresh: str = "rt-0001-seed"
+    minted: int = 0
+    valid: set[str] = field(default_factory=set)
+
+    def __call__(self, request: Request) -> Response:
+        if request.path != "/token":
+            sent = (request.header("authorization") or "").removeprefix("Bearer ")
+            return json_response(200 if sent in self.valid else 401, {})
+        fields = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+        if fields.get("grant_type") == "authorization_code" and fields.get("code") == "code-1":
+            return self.issue()
+        if (
+            fields.get("grant_type") != "refresh_token"
+            or fields.get("refresh_token") != self.live_refresh
+        ):
+            return json_response(
+                400, {"error": "invalid_grant", "error_description": "used or unknown"}
+            )
+        return self.issue()
+
+    def issue(self) -> Response:
+        self.minted += 1
+        self.live_refresh = f"rt-{self.minted + 1:04d}-rotated"
+        access = f"at-{self.minted:04d}"
+        self.valid.add(access)
+        return json_response(
+            200, {"access_token": access, "refresh_token": self.live_refresh, "expires_in": 3600}
+        )
+
+
+def refresh_auth(server, token: str, cache: str | None = None) -> t.Any:
+    from taps_shared.oauth import RefreshTokenAuth
+
+    return RefreshTokenAuth(
+        token_url=f"{server.base_url}/token",
+        client_id=CLIENT_ID,
+        client_secret=SECRET,
+        refresh_token=token,
+        cache_path=cache,
+        send=sender(requests.Session()),
+    )
+
+
+def test_rotated_refresh_tokens_are_kept_and_cached_with_owner_only_permissions(tmp_path):
+    app = RotatingApi()
+    cache = tmp_path / "state" / "token.json"
+    with EmulatorServer(app) as server:
+        first = refresh_auth(server, "rt-0001-seed", str(cache))
+        call(server, first)
+        assert first.refresh_token == "rt-0002-rotated"
+        assert (cache.stat().st_mode & 0o777) == 0o600
+        assert orjson.loads(cache.read_bytes()) == {"refresh_token": "rt-0002-rotated"}
+
+        # a later run: the configured token is stale, the cached one is used and rotated
+        second = refresh_auth(server, "rt-0001-seed", str(cache))
+        call(server, second)
+        assert orjson.loads(cache.read_bytes()) == {"refresh_token": "rt-0003-rotated"}
+        assert (cache.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_used_refresh_token_asks_the_user_to_reauthorize():
+    app = RotatingApi(live_refresh="rt-0009-newer")
+    with EmulatorServer(app) as server, pytest.raises(ConfigError) as info:
+        call(server, refresh_auth(server, "rt-0001-seed"))
+    message = str(info.value)
+    assert message.endswith(
+        "returned 400 Bad Request (invalid_grant: used or unknown): the token endpoint "
+        "refused the request; re-authorize to obtain a new refresh token"
+    )
+    assert "rt-0001-seed" not in message
+
+
+def test_code_exchange_returns_the_first_tokens():
+    from taps_shared.oauth import exchange_code
+
+    app = RotatingApi()
+    with EmulatorServer(app) as server:
+        payload = exchange_code(
+            token_url=f"{server.base_url}/token",
+            client_id=CLIENT_ID,
+            client_secret=SECRET,
+            code="code-1",
+            redirect_uri="http://127.0.0.1/cb",
+            send=sender(requests.Session()),
+        )
+        assert payload["refresh_token"] == "rt-0002-rotated"
+        with pytest.raises(ConfigError, match="codes are single-use"):
+            exchange_code(
+                token_url=f"{server.base_url}/token",
+                client_id=CLIENT_ID,
+                client_secret=SECRET,
+                code="code-2",
+                redirect_uri="http://127.0.0.1/cb",
+                send=sender(requests.Session()),
+            )
+
+
+def test_an_unreadable_token_cache_is_a_config_error(tmp_path):
+    from taps_shared.oauth import TokenCache
+
+    path = tmp_path / "token.json"
+    path.write_text("not json")
+    with pytest.raises(ConfigError, match="is not a readable token cache"):
+        TokenCache(str(path)).read()
+    assert TokenCache(str(tmp_path / "absent.json")).read() is None

@@ -182,3 +182,49 @@ def test_rate_limiter_spaces_requests(server):
 def test_rate_limiter_disabled_is_free():
     limiter = RateLimiter(0)
     assert sum(limiter.acquire() for _ in range(1000)) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            {
+                "statusCode": 400,
+                "message": ["pageSize must be at most 100", "x"],
+                "error": "Bad Request",
+            },
+            "Bad Request: pageSize must be at most 100; x",
+        ),
+        (
+            {"error": "invalid_client", "error_description": "Bad client"},
+            "invalid_client: Bad client",
+        ),
+        (
+            {"error": {"code": "rate_limit", "message": "Slow down", "status": 429}},
+            "rate_limit: Slow down",
+        ),
+        ({"name": "NotFound", "message": "No record", "code": 404}, "NotFound: No record"),
+        (
+            {"errorCode": "field:invalid-format", "errorMessage": "Invalid"},
+            "field:invalid-format: Invalid",
+        ),
+        ([1, 2], ""),
+    ],
+)
+def test_api_error_messages_are_read_from_common_shapes(server, body, expected):
+    server.faults.add("status", status=400, body=body)
+    with pytest.raises(HTTPStatusError) as info:
+        caller(server)("/x")
+    assert info.value.api_message == expected
+
+
+def test_an_exhausted_rate_limit_window_holds_requests_until_it_resets():
+    limiter = RateLimiter(0)
+    limiter.observe({"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": str(time.time() + 5)})
+    assert limiter.acquire() == 0  # budget left: no hold
+    limiter.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(time.time() + 0.4)})
+    started = time.monotonic()
+    limiter.acquire()
+    assert 0.3 <= time.monotonic() - started < 0.8
+    limiter.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "0.2"})  # a delta
+    assert 0.1 <= limiter.acquire() <= 0.3

@@ -7,9 +7,12 @@ after a 401, obtained through the tap's own transport (retries, rate limit, reda
 from __future__ import annotations
 
 import base64
+import json
+import os
 import threading
 import time
 import typing as t
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
@@ -126,3 +129,85 @@ def _seconds(value: t.Any) -> float:
     except (TypeError, ValueError):
         return float(DEFAULT_EXPIRES_IN)
     return seconds if seconds > 0 else float(DEFAULT_EXPIRES_IN)
+
+
+class RefreshTokenAuth(OAuth2Auth):
+    """The `refresh_token` grant, keeping rotated refresh tokens.
+
+    When the server answers with a new refresh token, it replaces the old one for the rest
+    of the run and is written to `cache_path` (mode 0600) when one is given; the next run
+    reads it from there in preference to the configured token.
+    """
+
+    rejection_hint = "re-authorize to obtain a new refresh token"
+
+    def __init__(self, *, refresh_token: str, cache_path: str | None = None, **kwargs: t.Any):
+        super().__init__(**kwargs)
+        self.cache = TokenCache(cache_path) if cache_path else None
+        self.refresh_token = (self.cache.read() if self.cache else None) or refresh_token
+        redact.register(refresh_token, self.refresh_token)
+
+    def grant(self) -> dict[str, str]:
+        return {"grant_type": "refresh_token", "refresh_token": self.refresh_token}
+
+    def on_token(self, payload: dict[str, t.Any]) -> None:
+        rotated = payload.get("refresh_token")
+        if isinstance(rotated, str) and rotated and rotated != self.refresh_token:
+            self.refresh_token = rotated
+            if self.cache:
+                self.cache.write(rotated)
+
+
+class TokenCache:
+    """A refresh token kept in a file only its owner can read (JSON, mode 0600)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path).expanduser()
+
+    def read(self) -> str | None:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            msg = f"token_cache_path {self.path} is not a readable token cache; remove it"
+            raise ConfigError(msg) from None
+        token = data.get("refresh_token") if isinstance(data, dict) else None
+        return token if isinstance(token, str) and token else None
+
+    def write(self, refresh_token: str) -> None:
+        """Replace the file atomically; it never exists with wider permissions."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"refresh_token": refresh_token}, handle)
+        os.replace(temporary, self.path)
+
+
+def exchange_code(
+    *,
+    token_url: str,
+    client_id: str,
+    client_secret: str,
+    code: str,
+    redirect_uri: str,
+    send: Send,
+) -> dict[str, t.Any]:
+    """The authorization-code grant, run once to obtain a first refresh token."""
+    fields = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "client_id": client_id,
+        "client_secret": client_secret,
+    }
+    redact.register(client_secret, code)
+    request = requests.Request("POST", token_url, data=fields).prepare()
+    try:
+        payload = json_body(send(request, "OAuth code exchange"))
+    except HTTPStatusError as exc:
+        msg = f"{exc}: the code was refused (codes are single-use and expire quickly)"
+        raise ConfigError(msg) from None
+    redact.register(payload.get("access_token"), payload.get("refresh_token"))
+    return payload

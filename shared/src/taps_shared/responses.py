@@ -17,8 +17,8 @@ from taps_shared.errors import (
 )
 
 _ATTR = "_taps_json_body"
-_MESSAGE_KEYS = ("error_description", "message", "detail", "error", "title")
-_CODE_KEYS = ("name", "code", "error", "type")
+_MESSAGE_KEYS = ("error_description", "message", "errorMessage", "detail", "error", "title")
+_CODE_KEYS = ("name", "code", "errorCode", "error", "type")
 _MAX_API_MESSAGE = 200
 RETRY_STATUSES = frozenset({408, 425, 429})
 
@@ -46,7 +46,7 @@ def api_error_message(response: requests.Response) -> str:
         return ""
     if isinstance(body.get("error"), dict):  # {"error": {"code": ..., "message": ...}}
         body = body["error"]
-    message = next((str(body[k]) for k in _MESSAGE_KEYS if isinstance(body.get(k), str)), "")
+    message = next((_text(body[k]) for k in _MESSAGE_KEYS if _text(body.get(k))), "")
     code = next(
         (str(body[k]) for k in _CODE_KEYS if isinstance(body.get(k), str) and body[k] != message),
         "",
@@ -54,6 +54,15 @@ def api_error_message(response: requests.Response) -> str:
     text = ": ".join(part for part in (code, message) if part)
     text = redact.scrub(" ".join(text.split()))
     return text[:_MAX_API_MESSAGE] + ("..." if len(text) > _MAX_API_MESSAGE else "")
+
+
+def _text(value: t.Any) -> str:
+    """A message field as text: a string, or a list of strings (validation errors)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return "; ".join(value)
+    return ""
 
 
 def describe_call(response: requests.Response, label: str) -> str:

@@ -114,15 +114,17 @@ def with_retries(
             if limiter is not None:
                 limiter.acquire()
             try:
-                return func(*args, **kwargs)
+                response = func(*args, **kwargs)
             except UnauthorizedError:
                 if refreshed or auth is None or not auth.handle_unauthorized():
                     raise
                 refreshed = True
                 logger.info("%s: 401, credentials refreshed; retrying once", label(*args))
             except RETRYABLE as exc:
-                response = getattr(exc, "response", None)
-                asked = server_wait(response)
+                failed = getattr(exc, "response", None)
+                if limiter is not None and failed is not None:
+                    limiter.observe(failed.headers)
+                asked = server_wait(failed)
                 delay = asked if asked is not None else policy.backoff(attempt)
                 reason = _reason(exc, label(*args))
                 if attempt >= policy.max_tries or waited + delay > policy.max_total_wait:
@@ -143,5 +145,9 @@ def with_retries(
                 )
                 sleep(delay)
                 waited += delay
+            else:
+                if limiter is not None:
+                    limiter.observe(response.headers)
+                return response
 
     return attempt_all
