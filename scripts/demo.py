@@ -35,6 +35,8 @@ class Job:
 JOBS = [
     Job("tap-humaans", "humaans", 8301, 200, ("--update-people", "5", "--add-people", "3")),
     Job("tap-huma", "huma", 8302, 120),  # full table: every run reads everything
+    Job("tap-humanos", "humanos", 8303, 150),
+    Job("tap-openhuman", "openhuman", 8304, 40),
 ]
 LOADER = "target-jsonl"
 

@@ -9,12 +9,16 @@ from singer_sdk import Tap
 
 from tap_huma.tap import TapHuma
 from tap_humaans.tap import TapHumaans
+from tap_humanos.tap import TapHumanos
+from tap_openhuman.tap import TapOpenHuman
 
 ROOT = Path(__file__).parent.parent
 SDK_BUILTINS = {"stream_maps", "stream_map_config", "faker_config", "batch_config"}
 TAPS: list[tuple[type[Tap], dict]] = [
     (TapHumaans, {"api_token": "x"}),
     (TapHuma, {"client_id": "x", "client_secret": "y"}),
+    (TapHumanos, {"api_key": "x", "signature_secret": "y"}),
+    (TapOpenHuman, {"api_key": "x"}),
 ]
 
 

@@ -55,10 +55,30 @@ def _huma(args: argparse.Namespace) -> Emulator:
     )
 
 
+def _openhuman(args: argparse.Namespace) -> Emulator:
+    from tests.emulators.openhuman import OpenHumanEmulator  # loaded on demand
+
+    # --records is the number of agents; READY announces the API base URL (…/v1).
+    return OpenHumanEmulator(
+        seed=args.seed, size=args.records, latency_ms=args.latency_ms, port=args.port
+    )
+
+
+def _humanos(args: argparse.Namespace) -> Emulator:
+    from tests.emulators.humanos import HumanosEmulator  # loaded on demand
+
+    # --records is the number of requests.
+    return HumanosEmulator(
+        seed=args.seed, size=args.records, latency_ms=args.latency_ms, port=args.port
+    )
+
+
 #: Emulator name -> factory taking the parsed CLI arguments.
 REGISTRY: dict[str, Callable[[argparse.Namespace], Emulator]] = {
     "humaans": _humaans,
     "huma": _huma,
+    "openhuman": _openhuman,
+    "humanos": _humanos,
 }
 
 

@@ -3,6 +3,7 @@
 from taps_shared.auth import BasicAuth, BearerTokenAuth, HeaderAuth, HmacSignedAuth, HumanAuth
 from taps_shared.errors import ConfigError, PaginationError, TapError
 from taps_shared.pagination import (
+    CursorPaginator,
     GuardedPaginator,
     PageGuard,
     PageIndexPaginator,
@@ -17,6 +18,7 @@ __all__ = [
     "BasicAuth",
     "BearerTokenAuth",
     "ConfigError",
+    "CursorPaginator",
     "GuardedPaginator",
     "HeaderAuth",
     "HmacSignedAuth",

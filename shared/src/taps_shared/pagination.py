@@ -139,3 +139,36 @@ class PageIndexPaginator(GuardedPaginator):
 
     def get_next(self, response: requests.Response) -> int:
         return int(self.current_value) + 1
+
+
+class CursorPaginator(GuardedPaginator):
+    """Opaque-cursor paging over a `{data, has_more, next_cursor}`-style envelope.
+
+    Stops when `has_more` is false, the cursor is missing, or the page is empty; a cursor
+    seen before is an error (GuardedPaginator).
+    """
+
+    def __init__(
+        self,
+        *,
+        label: str,
+        records_key: str = "data",
+        cursor_key: str = "next_cursor",
+        has_more_key: str | None = "has_more",
+    ) -> None:
+        super().__init__(None, label=label)
+        self.records_key = records_key
+        self.cursor_key = cursor_key
+        self.has_more_key = has_more_key
+
+    def has_more(self, response: requests.Response) -> bool:
+        body = json_body(response)
+        if not isinstance(body, dict) or not body.get(self.records_key):
+            return False
+        if self.has_more_key is not None and body.get(self.has_more_key) is False:
+            return False
+        return bool(body.get(self.cursor_key))
+
+    def get_next(self, response: requests.Response) -> str | None:
+        cursor = json_body(response).get(self.cursor_key)
+        return str(cursor) if cursor else None

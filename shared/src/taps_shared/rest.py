@@ -71,6 +71,10 @@ class HumanRESTStream(RESTStream[t.Any]):
         return self.tap.requests_session
 
     @property
+    def http_headers(self) -> dict:
+        return {**super().http_headers, **self.tap.api_headers}
+
+    @property
     def timeout(self) -> float:  # type: ignore[override]
         return self.tap.request_timeout
 

@@ -107,6 +107,11 @@ class HumanTap(Tap):
         return RetryPolicy(max_tries=int(self.config.get("max_retries", 5)) + 1)
 
     @property
+    def api_headers(self) -> dict[str, str]:
+        """Headers every API request carries (a version pin, say); none by default."""
+        return {}
+
+    @property
     def request_timeout(self) -> float:
         return float(self.config.get("request_timeout") or 60)
 
@@ -147,8 +152,8 @@ class HumanTap(Tap):
 
     def get_json(self, path: str, label: str = "connection check") -> t.Any:
         """GET `<base_url><path>`, authenticated; the decoded JSON body."""
-        request = requests.Request("GET", f"{self.base_url}{path}").prepare()
-        return json_body(self.send(request, label, authenticate=True))
+        request = requests.Request("GET", f"{self.base_url}{path}", headers=self.api_headers)
+        return json_body(self.send(request.prepare(), label, authenticate=True))
 
     def preflight(self) -> None:
         """Checks before the first stream syncs (a connection check, usually)."""

@@ -1,0 +1,1 @@
+"""tap-humanos: Singer tap for the Humanos consent and credential request API."""

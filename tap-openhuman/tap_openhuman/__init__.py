@@ -1,0 +1,1 @@
+"""tap-openhuman: Singer tap for the OpenHuman (tinyhumans.ai) API."""
