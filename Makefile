@@ -19,7 +19,7 @@ test: install
 lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy shared/src tap-humaans/tap_humaans tap-huma/tap_huma tap-humanos/tap_humanos tap-openhuman/tap_openhuman
+	$(UV) run mypy shared/src tap-humaans/tap_humaans tap-huma/tap_huma tap-humanos/tap_humanos tap-openhuman/tap_openhuman tap-humanapi/tap_humanapi
 
 $(MELTANO): $(UV)
 	$(UV) venv --quiet --python 3.11 .meltano-venv

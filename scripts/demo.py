@@ -37,6 +37,7 @@ JOBS = [
     Job("tap-huma", "huma", 8302, 120),  # full table: every run reads everything
     Job("tap-humanos", "humanos", 8303, 150),
     Job("tap-openhuman", "openhuman", 8304, 40),
+    Job("tap-humanapi", "humanapi", 8305, 20),
 ]
 LOADER = "target-jsonl"
 

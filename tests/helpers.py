@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import os
@@ -56,7 +57,8 @@ def sync(
     buffer = io.BytesIO()
     stdout = io.TextIOWrapper(buffer, encoding="utf-8")
     with contextlib.redirect_stdout(stdout):
-        tap = tap_class(config=config, state=state, catalog=catalog)
+        # the SDK updates the state it is given in place: keep the caller's copy intact
+        tap = tap_class(config=config, state=copy.deepcopy(state), catalog=catalog)
         tap.sync_all()
         stdout.flush()
     return SyncResult(parse_messages(buffer.getvalue().decode()))

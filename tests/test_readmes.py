@@ -9,6 +9,7 @@ from singer_sdk import Tap
 
 from tap_huma.tap import TapHuma
 from tap_humaans.tap import TapHumaans
+from tap_humanapi.tap import TapHumanApi
 from tap_humanos.tap import TapHumanos
 from tap_openhuman.tap import TapOpenHuman
 
@@ -19,6 +20,7 @@ TAPS: list[tuple[type[Tap], dict]] = [
     (TapHuma, {"client_id": "x", "client_secret": "y"}),
     (TapHumanos, {"api_key": "x", "signature_secret": "y"}),
     (TapOpenHuman, {"api_key": "x"}),
+    (TapHumanApi, {"client_id": "x", "client_secret": "y", "app_key": "z"}),
 ]
 
 

@@ -303,3 +303,31 @@ def test_an_unreadable_token_cache_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="is not a readable token cache"):
         TokenCache(str(path)).read()
     assert TokenCache(str(tmp_path / "absent.json")).read() is None
+
+
+def test_subject_tokens_are_cached_per_subject_renewed_and_refusals_remembered():
+    from taps_shared.oauth import SubjectRefusedError, SubjectTokens
+
+    minted: list[str] = []
+
+    def mint(subject: str) -> dict:
+        minted.append(subject)
+        if subject == "gone":
+            raise SubjectRefusedError(subject, "404 No connected sources", first=True)
+        return {"access_token": f"tok-{subject}-{len(minted)}", "expires_in": 100}
+
+    clock = Clock()
+    tokens = SubjectTokens(mint, clock=clock)
+    assert tokens.token("a") == "tok-a-1"
+    assert tokens.token("b") == "tok-b-2"
+    assert tokens.token("a") == "tok-a-1"  # cached
+    clock.now += 91  # inside the margin (a tenth of 100 s)
+    assert tokens.token("a") == "tok-a-3"
+    assert tokens.auth("b").handle_unauthorized() is True
+    assert tokens.token("b") == "tok-b-4"
+    with pytest.raises(SubjectRefusedError) as first:
+        tokens.token("gone")
+    with pytest.raises(SubjectRefusedError) as again:
+        tokens.token("gone")
+    assert (first.value.first, again.value.first) == (True, False)
+    assert minted == ["a", "b", "a", "b", "gone"]  # a refusal is not asked twice

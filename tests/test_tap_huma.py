@@ -98,7 +98,7 @@ def test_a_token_expiring_mid_sync_is_renewed_before_it_lapses():
     assert result.records == expected  # nothing lost, nothing duplicated
     assert all(r.status == 200 for r in emulator.server.requests)  # never a 401
     mints = [r for r in emulator.token_requests if r["ok"]]
-    assert len(mints) >= 3
+    assert len(mints) >= 2
     gaps = [b["time"] - a["time"] for a, b in itertools.pairwise(mints)]
     assert all(0.9 * ttl - 0.05 <= gap <= ttl for gap in gaps), gaps  # not early, not late
     used = {r.headers["authorization"] for r in api_requests(emulator)}

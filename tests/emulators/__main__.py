@@ -73,12 +73,23 @@ def _humanos(args: argparse.Namespace) -> Emulator:
     )
 
 
+def _humanapi(args: argparse.Namespace) -> Emulator:
+    from tests.emulators.humanapi import HumanApiEmulator  # loaded on demand
+
+    # --records is the number of users (the last one has no connected source); READY
+    # announces the base URL of both the API and the auth service.
+    return HumanApiEmulator(
+        seed=args.seed, size=args.records, latency_ms=args.latency_ms, port=args.port
+    )
+
+
 #: Emulator name -> factory taking the parsed CLI arguments.
 REGISTRY: dict[str, Callable[[argparse.Namespace], Emulator]] = {
     "humaans": _humaans,
     "huma": _huma,
     "openhuman": _openhuman,
     "humanos": _humanos,
+    "humanapi": _humanapi,
 }
 
 

@@ -33,3 +33,8 @@ def to_iso_z(value: datetime) -> str:
 def normalise_timestamp(value: str, what: str) -> str:
     """Bring an ISO timestamp string to the canonical form used in state."""
     return to_iso_z(parse_datetime(value, what))
+
+
+def to_compact_z(value: datetime) -> str:
+    """`YYYYMMDDTHHmmssZ` (compact ISO-8601, whole seconds, rounded down)."""
+    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")

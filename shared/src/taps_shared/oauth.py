@@ -19,7 +19,7 @@ import requests
 
 from taps_shared import redact
 from taps_shared.auth import HumanAuth
-from taps_shared.errors import ConfigError, HTTPStatusError, ResponseError
+from taps_shared.errors import ConfigError, HTTPStatusError, ResponseError, TapError
 from taps_shared.responses import json_body
 
 ClientAuth = t.Literal["form", "json", "basic"]
@@ -211,3 +211,78 @@ def exchange_code(
         raise ConfigError(msg) from None
     redact.register(payload.get("access_token"), payload.get("refresh_token"))
     return payload
+
+
+class SubjectRefusedError(TapError):
+    """The API will not issue a token for this subject (an end user): skip it, go on."""
+
+    def __init__(self, subject: str, reason: str, *, first: bool) -> None:
+        super().__init__(f"no access token for {subject}: {reason}")
+        self.subject = subject
+        self.reason = reason
+        self.first = first
+
+
+class SubjectTokens:
+    """Access tokens per subject (one end user each), minted on demand and cached for the
+    run; re-minted before `expires_in` runs out (same margin as OAuth2Auth) and once after
+    a 401. `mint(subject)` returns the token response, or raises SubjectRefusedError; a
+    refusal is remembered, so a subject is refused once per run, not once per stream."""
+
+    def __init__(
+        self,
+        mint: t.Callable[[str], dict[str, t.Any]],
+        *,
+        clock: t.Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._mint = mint
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._refused: dict[str, str] = {}
+        self.mints = 0
+
+    def token(self, subject: str, *, renew: bool = False) -> str:
+        with self._lock:
+            if subject in self._refused:
+                raise SubjectRefusedError(subject, self._refused[subject], first=False)
+            cached = self._tokens.get(subject)
+            if renew or cached is None or self._clock() >= cached[1]:
+                cached = self._issue(subject)
+            return cached[0]
+
+    def _issue(self, subject: str) -> tuple[str, float]:
+        try:
+            payload = self._mint(subject)
+        except SubjectRefusedError as exc:
+            self._refused[subject] = exc.reason
+            raise
+        token = payload.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise ResponseError(f"the token response for {subject} has no access_token")
+        redact.register(token, payload.get("refresh_token"))
+        lifetime = _seconds(payload.get("expires_in"))
+        issued = (token, self._clock() + lifetime - min(MAX_SAFETY_MARGIN, lifetime / 10))
+        self._tokens[subject] = issued
+        self.mints += 1
+        return issued
+
+    def auth(self, subject: str) -> SubjectBearerAuth:
+        """The authenticator of requests made on behalf of `subject`."""
+        return SubjectBearerAuth(self, subject)
+
+
+class SubjectBearerAuth(HumanAuth):
+    """`Authorization: Bearer <the subject's token>`; a 401 re-mints that token once."""
+
+    def __init__(self, tokens: SubjectTokens, subject: str) -> None:
+        self.tokens = tokens
+        self.subject = subject
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.tokens.token(self.subject)}"
+        return request
+
+    def handle_unauthorized(self) -> bool:
+        self.tokens.token(self.subject, renew=True)
+        return True

@@ -66,10 +66,11 @@ class GuardedPaginator(BaseAPIPaginator[t.Any]):
 
 
 class TotalOffsetPaginator(GuardedPaginator):
-    """Offset paging over a `{total, limit, skip, data}`-style envelope.
+    """Offset paging that knows the total: from a `{total, limit, skip, data}`-style
+    envelope, or from a header (`X-Total-Count`) over a bare JSON array.
 
     The next offset is the current one plus the records received, so a server that clamps
-    the page size loses nothing. Stops at `total`, on a short page and on an empty page.
+    the page size loses nothing. Stops at the total, on a short page and on an empty page.
     """
 
     def __init__(
@@ -77,30 +78,43 @@ class TotalOffsetPaginator(GuardedPaginator):
         page_size: int,
         *,
         label: str,
-        records_key: str = "data",
-        total_key: str = "total",
+        records_key: str | None = "data",
+        total_key: str | None = "total",
         limit_key: str | None = "limit",
+        total_header: str | None = None,
     ) -> None:
         super().__init__(0, label=label)
         self.page_size = page_size
         self.records_key = records_key
         self.total_key = total_key
         self.limit_key = limit_key
+        self.total_header = total_header
 
     def records_of(self, response: requests.Response) -> list[t.Any]:
         """The records on a page."""
         body = json_body(response)
+        if self.records_key is None:
+            return body if isinstance(body, list) else []
         return (body.get(self.records_key) or []) if isinstance(body, dict) else []
 
-    def has_more(self, response: requests.Response) -> bool:
+    def total(self, response: requests.Response) -> int | None:
+        """The number of records the API says the whole listing has, if it says."""
+        if self.total_header is not None:
+            value = response.headers.get(self.total_header, "")
+            return int(value) if value.strip().isdigit() else None
         body = json_body(response)
+        total = body.get(self.total_key) if isinstance(body, dict) and self.total_key else None
+        return total if isinstance(total, int) else None
+
+    def has_more(self, response: requests.Response) -> bool:
         received = len(self.records_of(response))
         if received == 0:
             return False
-        total = body.get(self.total_key)
-        if isinstance(total, int) and self.current_value + received >= total:
+        total = self.total(response)
+        if total is not None and self.current_value + received >= total:
             return False
-        limit = body.get(self.limit_key) if self.limit_key else None
+        body = json_body(response)
+        limit = body.get(self.limit_key) if self.limit_key and isinstance(body, dict) else None
         return received >= (limit if isinstance(limit, int) and limit > 0 else self.page_size)
 
     def get_next(self, response: requests.Response) -> int:

@@ -16,6 +16,7 @@ import requests
 from singer_sdk import RESTStream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
+from taps_shared.auth import HumanAuth
 from taps_shared.dates import normalise_timestamp
 from taps_shared.errors import ConfigError, ForbiddenError, HTTPStatusError, ResponseError
 from taps_shared.pagination import DEFAULT_MAX_PAGES, PageGuard
@@ -67,6 +68,12 @@ class HumanRESTStream(RESTStream[t.Any]):
         return self.tap.authenticator
 
     @property
+    def human_auth(self) -> HumanAuth | None:
+        """The authenticator, when it can recover from a 401 (every one of ours can)."""
+        auth = self.authenticator
+        return auth if isinstance(auth, HumanAuth) else None
+
+    @property
     def requests_session(self) -> requests.Session:
         return self.tap.requests_session
 
@@ -94,7 +101,7 @@ class HumanRESTStream(RESTStream[t.Any]):
             func,
             policy=self.tap.retry_policy,
             limiter=self.tap.rate_limiter,
-            auth=self.tap.authenticator,
+            auth=self.human_auth,  # the stream's own: per-user streams have their own
             label=self._label_call,
             logger=self.logger,
         )

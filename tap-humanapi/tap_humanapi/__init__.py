@@ -1,0 +1,1 @@
+"""tap-humanapi: Singer tap for Human API (humanapi.co)."""

@@ -1,0 +1,5 @@
+"""`python -m tap_humanapi`."""
+
+from tap_humanapi.tap import TapHumanApi
+
+TapHumanApi.cli()
