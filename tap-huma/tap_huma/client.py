@@ -3,18 +3,15 @@ page-size maxima, full-table streams announced with one ACTIVATE_VERSION each.""
 
 from __future__ import annotations
 
-import json
 import typing as t
-from importlib import resources
 
 from singer_sdk.streams import Stream
 
 from tap_huma import schemas
 from taps_shared import HumanRESTStream, TotalOffsetPaginator
+from taps_shared.schemas import schema_loader
 
-
-def load_schema(name: str) -> dict:
-    return json.loads(resources.files(schemas).joinpath(f"{name}.json").read_text())
+load_schema = schema_loader(schemas)
 
 
 class FullTableVersion(Stream):

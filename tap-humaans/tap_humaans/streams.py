@@ -6,11 +6,9 @@ the kebab-case of the stream name. Scope-gated resources name the scope a 403 me
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
 from tap_humaans import schemas
 from tap_humaans.client import HumaansStream
+from taps_shared.schemas import schema_loader
 
 # stream name → the token scope it needs beyond private:read (None: private:read suffices)
 RESOURCES: dict[str, str | None] = {
@@ -41,8 +39,7 @@ RESOURCES: dict[str, str | None] = {
 }
 
 
-def load_schema(name: str) -> dict:
-    return json.loads(resources.files(schemas).joinpath(f"{name}.json").read_text())
+load_schema = schema_loader(schemas)
 
 
 def stream_type(name: str, scope: str | None) -> type[HumaansStream]:

@@ -4,9 +4,7 @@ credentials: the App Key (Application API) and one access token per end user (Da
 
 from __future__ import annotations
 
-import json
 import typing as t
-from importlib import resources
 
 import requests
 
@@ -14,6 +12,7 @@ from tap_humanapi import schemas
 from taps_shared import HumanRESTStream, TotalOffsetPaginator
 from taps_shared.dates import parse_datetime, to_compact_z
 from taps_shared.oauth import SubjectRefusedError
+from taps_shared.schemas import schema_loader
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -21,8 +20,7 @@ if t.TYPE_CHECKING:
     from tap_humanapi.tap import TapHumanApi
 
 
-def load_schema(name: str) -> dict:
-    return json.loads(resources.files(schemas).joinpath(f"{name}.json").read_text())
+load_schema = schema_loader(schemas)
 
 
 class HumanApiStream(HumanRESTStream):

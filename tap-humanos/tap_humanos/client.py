@@ -3,16 +3,13 @@ day-rounded `dateFrom` filters (signing and the `API-Version` header live in the
 
 from __future__ import annotations
 
-import json
 import typing as t
-from importlib import resources
 
 from tap_humanos import schemas
 from taps_shared import HumanRESTStream, PageIndexPaginator
+from taps_shared.schemas import schema_loader
 
-
-def load_schema(name: str) -> dict:
-    return json.loads(resources.files(schemas).joinpath(f"{name}.json").read_text())
+load_schema = schema_loader(schemas)
 
 
 class HumanosStream(HumanRESTStream):

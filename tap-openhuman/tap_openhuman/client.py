@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import json
 import typing as t
 from datetime import timedelta
-from importlib import resources
 
 from tap_openhuman import schemas
 from taps_shared import CursorPaginator, HumanRESTStream
 from taps_shared.dates import parse_datetime, to_iso_z
+from taps_shared.schemas import schema_loader
 
-
-def load_schema(name: str) -> dict:
-    return json.loads(resources.files(schemas).joinpath(f"{name}.json").read_text())
+load_schema = schema_loader(schemas)
 
 
 class OpenHumanStream(HumanRESTStream):

@@ -19,7 +19,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -469,3 +469,28 @@ class EmulatorServer:
                 self._connections.add(conn)
             else:
                 self._connections.discard(conn)
+
+
+class Emulator:
+    """Lifecycle shared by every API emulator: it owns one `server` and runs it as a
+    context manager (`with XEmulator(...) as emulator:`)."""
+
+    server: EmulatorServer
+
+    def start(self) -> Self:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

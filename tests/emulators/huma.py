@@ -25,14 +25,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
 import orjson
 
 from tests.emulators import datagen as dg
-from tests.emulators.core import EmulatorServer, Request, Response, json_response
+from tests.emulators.core import Emulator, EmulatorServer, Request, Response, json_response
 
 CLIENT_ID = "3f2b8c1e-5a47-4d2e-9b1a-7c6d5e4f3a21"  # fake test credential
 CLIENT_SECRET = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"  # fake test credential
@@ -1315,7 +1314,7 @@ def _profile_completeness(details: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 
 
-class HumaEmulator:
+class HumaEmulator(Emulator):
     """Huma Open API on a local port; see the module docstring and shared/specs/huma.md.
 
     seed/size: the dataset (size = number of users; groups are max(30, size // 3)).
@@ -1377,24 +1376,6 @@ class HumaEmulator:
     @property
     def token_url(self) -> str:
         return f"{self.url}/auth/oauth/token"
-
-    def start(self) -> HumaEmulator:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> HumaEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- data accessors ------------------------------------------------------------------
 

@@ -21,13 +21,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from operator import itemgetter
-from types import TracebackType
 from typing import Any
 
 import orjson
 
 from tests.emulators import datagen as dg
-from tests.emulators.core import EmulatorServer, RateLimit, Request, Response, json_response
+from tests.emulators.core import (
+    Emulator,
+    EmulatorServer,
+    RateLimit,
+    Request,
+    Response,
+    json_response,
+)
 
 FULL_TOKEN = "hmns_test_full_7f3a9c"  # fake test credential
 NO_SENSITIVE_TOKEN = "hmns_test_private_51be"  # fake test credential
@@ -1607,7 +1613,7 @@ def _infer_kinds(records: list[dict[str, Any]], fields: Iterable[str]) -> dict[s
     return kinds
 
 
-class HumaansEmulator:
+class HumaansEmulator(Emulator):
     """Humaans API on a local port; see the module docstring and shared/specs/humaans.md.
 
     seed/size: the dataset (size = number of people; other resources scale from it).
@@ -1668,24 +1674,6 @@ class HumaansEmulator:
     def url(self) -> str:
         """API base URL for the tap (``api_url``), e.g. http://127.0.0.1:PORT/api."""
         return f"{self.server.base_url}/api"
-
-    def start(self) -> HumaansEmulator:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> HumaansEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def warm(self) -> None:
         """Build every serving index now instead of on each resource's first request."""

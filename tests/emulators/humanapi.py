@@ -49,14 +49,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 
 from tests.emulators import datagen as dg
-from tests.emulators.core import EmulatorServer, Request, Response, json_response
+from tests.emulators.core import Emulator, EmulatorServer, Request, Response, json_response
 
 # Fake test credentials (not secrets).
 CLIENT_ID = "a1b2c3d4e5f60718293a4b5c6d7e8f90abcd1234"
@@ -1233,7 +1232,7 @@ class _Query:
     keep: Callable[[_Entry], bool]
 
 
-class HumanApiEmulator:
+class HumanApiEmulator(Emulator):
     """Human API on a local port; see the module docstring and shared/specs/humanapi.md.
 
     seed/size: the dataset (size = number of users; the last ``no_source_users`` of them
@@ -1305,24 +1304,6 @@ class HumanApiEmulator:
     def url(self) -> str:
         """What the CLI announces: the API base URL."""
         return self.api_url
-
-    def start(self) -> HumanApiEmulator:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> HumanApiEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- helpers for tests ---------------------------------------------------------------
 

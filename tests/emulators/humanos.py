@@ -46,13 +46,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any
 
 import orjson
 
 from tests.emulators import datagen as dg
-from tests.emulators.core import EmulatorServer, RateLimit, Request, Response, json_response
+from tests.emulators.core import (
+    Emulator,
+    EmulatorServer,
+    RateLimit,
+    Request,
+    Response,
+    json_response,
+)
 
 API_KEY = "hms_test_key_4c1d9a"  # fake test credential
 SIGNATURE_SECRET = "hms_test_sigsecret_e83f27b0"  # fake test credential
@@ -818,7 +824,7 @@ def _page_body(blobs: list[bytes], index: int, size: int) -> bytes:
 # --------------------------------------------------------------------------------------
 
 
-class HumanosEmulator:
+class HumanosEmulator(Emulator):
     """Humanos API on a local port; see the module docstring and shared/specs/humanos.md.
 
     seed/size: the dataset (size = number of requests). page_default: pageSize when none
@@ -891,24 +897,6 @@ class HumanosEmulator:
     def url(self) -> str:
         """Base URL of the dated-version paths; the v1 paths are at url + "/v1"."""
         return self.server.base_url
-
-    def start(self) -> HumanosEmulator:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> HumanosEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- data ----------------------------------------------------------------------------
 

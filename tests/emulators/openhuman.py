@@ -33,14 +33,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlencode
 
 import orjson
 
 from tests.emulators import datagen as dg
-from tests.emulators.core import EmulatorServer, Request, Response, json_response
+from tests.emulators.core import Emulator, EmulatorServer, Request, Response, json_response
 
 # Fake test credentials (not secrets).
 API_KEY = "sk_test_openhuman_5f0c2e9a"  # read + write
@@ -533,7 +532,7 @@ class _Grant:
 # --------------------------------------------------------------------------------------
 
 
-class OpenHumanEmulator:
+class OpenHumanEmulator(Emulator):
     """OpenHuman API (contract A) on a local port; see the module docstring.
 
     seed/size: the dataset (size = number of agents). token_ttl: ``expires_in`` of access
@@ -605,24 +604,6 @@ class OpenHumanEmulator:
     def url(self) -> str:
         """What the CLI announces: the API base URL."""
         return self.api_url
-
-    def start(self) -> OpenHumanEmulator:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> OpenHumanEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- OAuth helpers for tests ---------------------------------------------------------
 
