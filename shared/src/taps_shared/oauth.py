@@ -62,7 +62,6 @@ class OAuth2Auth(HumanAuth):
         self._lock = threading.Lock()
         self._token: str | None = None
         self._refresh_at = 0.0
-        self.mints = 0
         redact.register(client_secret)
 
     def grant(self) -> dict[str, str]:
@@ -108,7 +107,6 @@ class OAuth2Auth(HumanAuth):
         lifetime = _seconds(payload.get("expires_in"))
         self._token = token
         self._refresh_at = self._clock() + lifetime - min(MAX_SAFETY_MARGIN, lifetime / 10)
-        self.mints += 1
 
     def on_token(self, payload: dict[str, t.Any]) -> None:
         """Hook for grants that keep more of the token response (a rotated refresh token)."""
@@ -240,7 +238,6 @@ class SubjectTokens:
         self._lock = threading.Lock()
         self._tokens: dict[str, tuple[str, float]] = {}
         self._refused: dict[str, str] = {}
-        self.mints = 0
 
     def token(self, subject: str, *, renew: bool = False) -> str:
         with self._lock:
@@ -264,7 +261,6 @@ class SubjectTokens:
         lifetime = _seconds(payload.get("expires_in"))
         issued = (token, self._clock() + lifetime - min(MAX_SAFETY_MARGIN, lifetime / 10))
         self._tokens[subject] = issued
-        self.mints += 1
         return issued
 
     def auth(self, subject: str) -> SubjectBearerAuth:
