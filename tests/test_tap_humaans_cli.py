@@ -100,6 +100,7 @@ def test_server_errors_echoing_the_token_stay_secret(tmp_path, emulator):
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert FULL_TOKEN not in run.stdout + run.stderr
+    assert len(run.error_lines) == 1  # a stream failing mid-run still ends in one line
     assert run.error_lines[-1].endswith(
         "people: GET /api/people returned 500 Internal Server Error (internal error for ****); "
         "gave up after 2 attempts"

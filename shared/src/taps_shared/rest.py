@@ -9,6 +9,7 @@ and a full-scan fallback when the API rejects the filter.
 
 from __future__ import annotations
 
+import logging
 import typing as t
 from urllib.parse import urlsplit
 
@@ -54,6 +55,7 @@ class HumanRESTStream(RESTStream[t.Any]):
         self._server_filter = True
         self._guard = PageGuard(self.name, self.max_pages)
         self.STATE_MSG_FREQUENCY = int(self.config.get("page_size") or 1000)
+        self.logger.addFilter(_without_generic_failure_line)
 
     @property
     def tap(self) -> HumanTap:
@@ -244,6 +246,12 @@ class HumanRESTStream(RESTStream[t.Any]):
             msg = f"Stream {self.name}: {reason}; grant the scope or set on_missing_scope=warn"
             raise ConfigError(msg) from None
         return False
+
+
+def _without_generic_failure_line(record: logging.LogRecord) -> bool:
+    """Drop the SDK's "An unhandled error occurred while syncing" line: the run ends with
+    one line that names the stream and says what failed, and a second is noise."""
+    return not str(record.msg).startswith("An unhandled error occurred while syncing")
 
 
 def _get(body: t.Any, key: str) -> t.Any:
