@@ -146,11 +146,22 @@ def test_short_lifetimes_use_a_proportional_margin(api):
     clock = Clock()
     auth = make_auth(server, clock=clock)
     call(server, auth)
-    clock.now += 8.9  # margin is 1 s for a 10 s token
+    clock.now += 4.9  # a 10 s token is replaced 5 s before it expires
     call(server, auth)
+    assert len(app.minted) == 1
     clock.now += 0.2
     call(server, auth)
     assert len(app.minted) == 2
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "margin"),
+    [(1, 0.5), (2, 1.0), (10, 5.0), (100, 10.0), (3600, 60.0), (86400, 60.0)],
+)
+def test_refresh_margin(lifetime, margin):
+    from taps_shared.oauth import refresh_margin
+
+    assert refresh_margin(lifetime) == margin
 
 
 def test_a_401_refreshes_once_and_retries(api):

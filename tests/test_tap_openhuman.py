@@ -104,7 +104,7 @@ def test_an_access_token_expiring_mid_sync_is_refreshed_once():
         expected = {s: keyed(emulator.data[s]) for s in STREAMS}
     assert {s: keyed(result.records[s]) for s in STREAMS} == expected
     assert [r["ok"] for r in emulator.token_requests] == [True] * len(emulator.token_requests)
-    assert 2 <= len(emulator.token_requests) <= 4
+    assert 2 <= len(emulator.token_requests) <= 6  # a 2 s token is replaced every ~1 s
     assert all(r.status == 200 for r in emulator.server.requests if r.path.startswith("/v1"))
 
 

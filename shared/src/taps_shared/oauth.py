@@ -33,8 +33,8 @@ MAX_SAFETY_MARGIN = 60.0
 class OAuth2Auth(HumanAuth):
     """Bearer access tokens from an OAuth2 token endpoint.
 
-    The token is minted on first use, re-minted `margin` seconds before `expires_in` runs
-    out (60 s, or a tenth of a short lifetime), and re-minted once when the API answers 401.
+    The token is minted on first use, re-minted `refresh_margin` seconds before
+    `expires_in` runs out, and re-minted once when the API answers 401.
     One instance serves every stream of a run; minting is serialised by a lock.
     """
 
@@ -106,7 +106,7 @@ class OAuth2Auth(HumanAuth):
         self.on_token(payload)
         lifetime = _seconds(payload.get("expires_in"))
         self._token = token
-        self._refresh_at = self._clock() + lifetime - min(MAX_SAFETY_MARGIN, lifetime / 10)
+        self._refresh_at = self._clock() + lifetime - refresh_margin(lifetime)
 
     def on_token(self, payload: dict[str, t.Any]) -> None:
         """Hook for grants that keep more of the token response (a rotated refresh token)."""
@@ -119,6 +119,13 @@ class ClientCredentialsAuth(OAuth2Auth):
 
     def grant(self) -> dict[str, str]:
         return {"grant_type": "client_credentials"}
+
+
+def refresh_margin(lifetime: float) -> float:
+    """How long before a token's expiry to replace it: 60 s for ordinary lifetimes; for
+    short ones a tenth, but at least half the lifetime up to 5 s, so that a slow moment
+    (latency, a busy machine, clock skew) cannot let a token lapse in flight."""
+    return min(MAX_SAFETY_MARGIN, max(lifetime / 10, min(5.0, lifetime / 2)))
 
 
 def _seconds(value: t.Any) -> float:
@@ -223,7 +230,7 @@ class SubjectRefusedError(TapError):
 
 class SubjectTokens:
     """Access tokens per subject (one end user each), minted on demand and cached for the
-    run; re-minted before `expires_in` runs out (same margin as OAuth2Auth) and once after
+    run; re-minted before `expires_in` runs out (`refresh_margin`) and once after
     a 401. `mint(subject)` returns the token response, or raises SubjectRefusedError; a
     refusal is remembered, so a subject is refused once per run, not once per stream."""
 
@@ -259,7 +266,7 @@ class SubjectTokens:
             raise ResponseError(f"the token response for {subject} has no access_token")
         redact.register(token, payload.get("refresh_token"))
         lifetime = _seconds(payload.get("expires_in"))
-        issued = (token, self._clock() + lifetime - min(MAX_SAFETY_MARGIN, lifetime / 10))
+        issued = (token, self._clock() + lifetime - refresh_margin(lifetime))
         self._tokens[subject] = issued
         return issued
 
