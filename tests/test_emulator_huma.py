@@ -15,14 +15,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 import requests
-from jsonschema import Draft7Validator, FormatChecker
+from jsonschema import Draft7Validator
 
 from tests.emulators.huma import (
     AS_OF,
@@ -32,6 +31,7 @@ from tests.emulators.huma import (
     HumaEmulator,
     easter,
 )
+from tests.schema_check import DATE_TIME, UUID, schema_validator
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = ROOT / "tap-huma" / "tap_huma" / "schemas"
@@ -59,40 +59,13 @@ BAD_LIMIT = {
     "fields": ["limit"],
 }
 
-FORMATS = FormatChecker(formats=())
-_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-@FORMATS.checks("date-time", raises=ValueError)
-def _is_date_time(value: object) -> bool:
-    """Instants as Spring serialises them here: UTC, milliseconds, 'Z'."""
-    if not isinstance(value, str):
-        return True
-    datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return bool(_DATE_TIME.fullmatch(value))
-
-
-@FORMATS.checks("date", raises=ValueError)
-def _is_date(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    date.fromisoformat(value)
-    return bool(_DATE.fullmatch(value))
-
-
-@FORMATS.checks("uuid")
-def _is_uuid(value: object) -> bool:
-    return not isinstance(value, str) or bool(_UUID.fullmatch(value))
-
 
 def load_schema(stream: str) -> dict[str, Any]:
     return json.loads((SCHEMA_DIR / f"{stream}.json").read_text())
 
 
 def validator(stream: str) -> Draft7Validator:
-    return Draft7Validator(load_schema(stream), format_checker=FORMATS)
+    return schema_validator(SCHEMA_DIR / f"{stream}.json")
 
 
 def unwrap(value: Any) -> Any:
@@ -239,7 +212,7 @@ def check_credentials(body: dict[str, Any], emu: HumaEmulator) -> None:
     assert body["organizationId"] == emu.organization_id
     assert body["authProvider"] == "open-api"
     for key in ("organizationId", "userId", "authOrigin"):
-        assert _UUID.fullmatch(body[key]), key
+        assert UUID.fullmatch(body[key]), key
     assert len(body["access_token"]) >= 32
 
 
@@ -883,7 +856,7 @@ def test_injected_server_errors_use_the_spring_body(
     body = response.json()
     assert set(body) == {"timestamp", "status", "error", "message", "path"}
     assert (body["status"], body["error"]) == (503, "Service Unavailable")
-    assert _DATE_TIME.fullmatch(body["timestamp"])
+    assert DATE_TIME.fullmatch(body["timestamp"])
     assert api.get(f"{emu.url}/users", timeout=TIMEOUT).status_code == 200
 
 

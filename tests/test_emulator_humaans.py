@@ -14,14 +14,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 import requests
-from jsonschema import Draft7Validator, FormatChecker
+from jsonschema import Draft7Validator
 
 from tests.emulators import datagen as dg
 from tests.emulators.core import Request
@@ -33,6 +32,7 @@ from tests.emulators.humaans import (
     TEMPLATE_POOL,
     HumaansEmulator,
 )
+from tests.schema_check import schema_validator
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = ROOT / "tap-humaans" / "tap_humaans" / "schemas"
@@ -51,34 +51,13 @@ REFERENCE_STREAMS = {
 }
 TIMEOUT = 5
 
-FORMATS = FormatChecker(formats=())
-_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-@FORMATS.checks("date-time", raises=ValueError)
-def _is_date_time(value: object) -> bool:
-    """Humaans timestamps: ISO-8601 UTC with exactly three fractional digits and 'Z'."""
-    if not isinstance(value, str):
-        return True
-    datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return bool(_DATE_TIME.fullmatch(value))
-
-
-@FORMATS.checks("date", raises=ValueError)
-def _is_date(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    date.fromisoformat(value)
-    return bool(_DATE.fullmatch(value))
-
 
 def load_schema(stream: str) -> dict[str, Any]:
     return json.loads((SCHEMA_DIR / f"{stream}.json").read_text())
 
 
 def validator(stream: str) -> Draft7Validator:
-    return Draft7Validator(load_schema(stream), format_checker=FORMATS)
+    return schema_validator(SCHEMA_DIR / f"{stream}.json")
 
 
 def nullable(prop: dict[str, Any]) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import requests
-from jsonschema import Draft7Validator, FormatChecker
+from jsonschema import Draft7Validator
 
 from tests.emulators import datagen as dg
 from tests.emulators.humanapi import (
@@ -38,6 +38,7 @@ from tests.emulators.humanapi import (
     WELLNESS_STREAMS,
     HumanApiEmulator,
 )
+from tests.schema_check import schema_validator
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = ROOT / "tap-humanapi" / "tap_humanapi" / "schemas"
@@ -74,34 +75,13 @@ LIMIT_TOO_BIG = {
     "validation": {"source": "query", "keys": ["limit"]},
 }
 
-FORMATS = FormatChecker(formats=())
-_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-@FORMATS.checks("date-time", raises=ValueError)
-def _is_date_time(value: object) -> bool:
-    """UTC instants with milliseconds and 'Z', as the API writes them."""
-    if not isinstance(value, str):
-        return True
-    datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return bool(_DATE_TIME.fullmatch(value))
-
-
-@FORMATS.checks("date", raises=ValueError)
-def _is_date(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    date.fromisoformat(value)
-    return bool(_DATE.fullmatch(value))
-
 
 def load_schema(stream: str) -> dict[str, Any]:
     return json.loads((SCHEMA_DIR / f"{stream}.json").read_text())
 
 
 def validator(stream: str) -> Draft7Validator:
-    return Draft7Validator(load_schema(stream), format_checker=FORMATS)
+    return schema_validator(SCHEMA_DIR / f"{stream}.json")
 
 
 def emitted(emu: HumanApiEmulator, stream: str) -> list[dict[str, Any]]:

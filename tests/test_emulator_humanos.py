@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 import pytest
 import requests
-from jsonschema import Draft7Validator, FormatChecker
+from jsonschema import Draft7Validator
 
 from tests.emulators.humanos import (
     ACTIVITY_TYPES,
@@ -36,6 +36,7 @@ from tests.emulators.humanos import (
     SIGNATURE_SECRET,
     HumanosEmulator,
 )
+from tests.schema_check import schema_validator
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = ROOT / "tap-humanos" / "tap_humanos" / "schemas"
@@ -50,25 +51,13 @@ LISTS = {
 TIMEOUT = 5
 BODY = b'{"contacts":["+351912345678"],"processIds":["64c8e5f7d5a4f9123b7c9a1e"]}'
 
-FORMATS = FormatChecker(formats=())
-_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
-
-
-@FORMATS.checks("date-time", raises=ValueError)
-def _is_date_time(value: object) -> bool:
-    """Instants as the API serialises them: UTC, milliseconds, 'Z'."""
-    if not isinstance(value, str):
-        return True
-    datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return bool(_DATE_TIME.fullmatch(value))
-
 
 def load_schema(stream: str) -> dict[str, Any]:
     return json.loads((SCHEMA_DIR / f"{stream}.json").read_text())
 
 
 def validator(stream: str) -> Draft7Validator:
-    return Draft7Validator(load_schema(stream), format_checker=FORMATS)
+    return schema_validator(SCHEMA_DIR / f"{stream}.json")
 
 
 def unauthorized(message: str) -> bytes:

@@ -17,14 +17,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from jsonschema import Draft7Validator, FormatChecker
+from jsonschema import Draft7Validator
 
 from tests.emulators import datagen as dg
 from tests.emulators.openhuman import (
@@ -35,6 +35,7 @@ from tests.emulators.openhuman import (
     REDIRECT_URI,
     OpenHumanEmulator,
 )
+from tests.schema_check import schema_validator
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = ROOT / "tap-openhuman" / "tap_openhuman" / "schemas"
@@ -53,34 +54,13 @@ REUSED_REFRESH = {
     "error_description": "Refresh token is invalid or has been used",
 }
 
-FORMATS = FormatChecker(formats=())
-_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-@FORMATS.checks("date-time", raises=ValueError)
-def _is_date_time(value: object) -> bool:
-    """UTC instants with milliseconds and 'Z', as the emulator writes them."""
-    if not isinstance(value, str):
-        return True
-    datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return bool(_DATE_TIME.fullmatch(value))
-
-
-@FORMATS.checks("date", raises=ValueError)
-def _is_date(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    date.fromisoformat(value)
-    return bool(_DATE.fullmatch(value))
-
 
 def load_schema(stream: str) -> dict[str, Any]:
     return json.loads((SCHEMA_DIR / f"{stream}.json").read_text())
 
 
 def validator(stream: str) -> Draft7Validator:
-    return Draft7Validator(load_schema(stream), format_checker=FORMATS)
+    return schema_validator(SCHEMA_DIR / f"{stream}.json")
 
 
 def bearer(token: str) -> dict[str, str]:
