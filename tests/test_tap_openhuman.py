@@ -236,3 +236,33 @@ def test_authorize_stores_the_refresh_token_without_printing_it(openhuman, tmp_p
     assert authorize(["--config", str(config), "--redirect-uri", REDIRECT_URI, "--code", code]) == 1
     assert "codes are single-use" in capsys.readouterr().err
     assert Path(cache).exists()
+
+
+def test_authorize_refuses_a_plain_http_auth_server(tmp_path, capsys):
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "auth_url": "http://auth.example.com",
+                "token_cache_path": str(tmp_path / "t.json"),
+            }
+        )
+    )
+    code = ["--config", str(config), "--redirect-uri", REDIRECT_URI, "--code", "c"]
+    assert authorize(code) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "tap-openhuman-authorize: error: auth_url must use https:// (plain http is only "
+        "allowed for loopback hosts), got 'http://auth.example.com'"
+    )
+    assert CLIENT_SECRET not in err
+    assert not (tmp_path / "t.json").exists()
+
+
+def test_url_settings_are_used_without_a_trailing_slash(openhuman, tmp_path):
+    token = openhuman.issue_refresh_token()
+    config = oauth_config(openhuman, token, auth_url=openhuman.auth_url + "/")
+    assert sync(TapOpenHuman, config).records["agents"]
+    assert [r.path for r in openhuman.server.requests if "oauth" in r.path] == ["/oauth/token"]

@@ -124,7 +124,11 @@ class TapHuma(HumanTap):
 
     def build_authenticator(self) -> ClientCredentialsAuth:
         return ClientCredentialsAuth(
-            token_url=self.config.get("token_url") or f"{self.base_url}/auth/oauth/token",
+            token_url=(
+                self.url_setting("token_url")
+                if self.config.get("token_url")
+                else f"{self.base_url}/auth/oauth/token"
+            ),
             client_id=self.config["client_id"],
             client_secret=self.config["client_secret"],
             client_auth=self.config.get("client_auth", "form"),

@@ -104,7 +104,8 @@ class TapHumanApi(HumanTap):
             "client_user_id": external_id,
             "type": "access",
         }
-        request = requests.Request("POST", f"{self.config['auth_url']}/v1/connect/token", json=body)
+        url = f"{self.url_setting('auth_url')}/v1/connect/token"
+        request = requests.Request("POST", url, json=body)
         try:
             return json_body(self.send(request.prepare(), "Human API token request"))
         except UnauthorizedError as exc:

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         tap = TapOpenHuman(
             config={**config, "api_key": None, "refresh_token": "pending"}, validate_config=False
         )
-        auth_url = tap.config.get("auth_url") or "https://auth.tinyhumans.ai"
+        auth_url = tap.url_setting("auth_url")  # https only: the secret and code go there
         if not args.code:
             query = urlencode(
                 {

@@ -110,7 +110,7 @@ class TapOpenHuman(HumanTap):
         if self.auth_mode() == "api_key":
             return BearerTokenAuth(self.config["api_key"])
         return RefreshTokenAuth(
-            token_url=f"{self.config.get('auth_url') or 'https://auth.tinyhumans.ai'}/oauth/token",
+            token_url=f"{self.url_setting('auth_url')}/oauth/token",
             client_id=self.config["client_id"],
             client_secret=self.config["client_secret"],
             refresh_token=self.config.get("refresh_token") or "",

@@ -75,7 +75,7 @@ class HumanTap(Tap):
         """Semantic checks the JSON schema cannot express; raise ConfigError."""
         for setting in self.url_settings:
             if self.config.get(setting):
-                check_base_url(self.config[setting], setting)
+                self.url_setting(setting)
         if self.config.get("start_date"):
             start = parse_datetime(self.config["start_date"], "start_date")
             if start > datetime.now(UTC):
@@ -85,7 +85,11 @@ class HumanTap(Tap):
 
     @cached_property
     def base_url(self) -> str:
-        return check_base_url(self.config["api_url"], "api_url")
+        return self.url_setting("api_url")
+
+    def url_setting(self, name: str) -> str:
+        """A URL setting, checked against the URL policy, without a trailing slash."""
+        return check_base_url(self.config[name], name)
 
     @cached_property
     def authenticator(self) -> HumanAuth:
