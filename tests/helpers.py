@@ -7,6 +7,8 @@ import copy
 import io
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import typing as t
@@ -115,3 +117,30 @@ def run_cli(
         argv, capture_output=True, text=True, timeout=timeout, env=full_env, check=False
     )
     return CliRun(done.returncode, done.stdout, done.stderr)
+
+
+@contextlib.contextmanager
+def emulator_process(name: str, *args: str) -> t.Iterator[str]:
+    """`python -m tests.emulators <name> --port 0 ...` as the demo runs it: yields the URL
+    of its READY line, then stops it with SIGTERM and checks it exits 0, printing nothing more."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.emulators", name, "--port", "0", *args],
+        cwd=Path(__file__).parent.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.fullmatch(r"READY (http://127\.0\.0\.1:\d+\S*)\n", line)
+        assert match, line
+        yield match.group(1)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=10)
+        assert process.returncode == 0, err
+        assert out == ""
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

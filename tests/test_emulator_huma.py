@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +27,7 @@ from tests.emulators.huma import (
     HumaEmulator,
     easter,
 )
+from tests.helpers import emulator_process
 from tests.schema_check import DATE_TIME, UUID, schema_validator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -861,39 +858,7 @@ def test_injected_server_errors_use_the_spring_body(
 
 
 def test_cli_prints_ready_and_serves_until_sigterm() -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.emulators",
-            "huma",
-            "--port",
-            "0",
-            "--records",
-            "5",
-            "--seed",
-            "7",
-            "--latency-ms",
-            "0",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.fullmatch(r"READY (http://127\.0\.0\.1:\d+)\n", line)
-        assert match, line
-        token = form_token(match.group(1)).json()["access_token"]
-        users = requests.get(f"{match.group(1)}/users", headers=bearer(token), timeout=TIMEOUT)
+    with emulator_process("huma", "--records", "5", "--seed", "7") as url:
+        token = form_token(url).json()["access_token"]
+        users = requests.get(f"{url}/users", headers=bearer(token), timeout=TIMEOUT)
         assert users.json()["total"] == 5
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=10)
-        assert process.returncode == 0, err
-        assert out == ""
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +29,7 @@ from tests.emulators.humaans import (
     TEMPLATE_POOL,
     HumaansEmulator,
 )
+from tests.helpers import emulator_process
 from tests.schema_check import schema_validator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -654,41 +652,10 @@ def test_keep_alive_requests_do_not_pay_nagle_delays(
 
 
 def test_cli_prints_ready_and_serves_until_sigterm() -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.emulators",
-            "humaans",
-            "--port",
-            "0",
-            "--records",
-            "5",
-            "--seed",
-            "7",
-            "--latency-ms",
-            "0",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.fullmatch(r"READY (http://127\.0\.0\.1:\d+/api)\n", line)
-        assert match, line
-        people = requests.get(f"{match.group(1)}/people", headers=auth(), timeout=TIMEOUT)
+    with emulator_process("humaans", "--records", "5", "--seed", "7") as url:
+        assert url.endswith("/api")
+        people = requests.get(f"{url}/people", headers=auth(), timeout=TIMEOUT)
         assert people.json()["total"] == 5
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=10)
-        assert process.returncode == 0, err
-        assert out == ""
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_datagen_is_anchored_and_deterministic() -> None:

@@ -12,9 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -38,6 +35,7 @@ from tests.emulators.humanapi import (
     WELLNESS_STREAMS,
     HumanApiEmulator,
 )
+from tests.helpers import emulator_process
 from tests.schema_check import schema_validator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -775,28 +773,8 @@ def test_touch() -> None:
 
 
 def test_cli_prints_ready_and_serves_until_sigterm() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.emulators", "humanapi", "--port", "0", "--records", "3"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.fullmatch(r"READY (http://127\.0\.0\.1:\d+)\n", line)
-        assert match, line
-        url = match.group(1)
+    with emulator_process("humanapi", "--records", "3") as url:
         users = requests.get(f"{url}/v1/apps/{CLIENT_ID}/users", headers=basic(), timeout=5)
         assert users.status_code == 200 and len(users.json()) == 3
         minted = requests.post(f"{url}/v1/connect/token", json=mint_body("ext-0001"), timeout=5)
         assert minted.status_code == 200
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=10)
-        assert process.returncode == 0, err
-        assert out == ""
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()

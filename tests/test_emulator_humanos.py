@@ -13,10 +13,6 @@ import hashlib
 import hmac
 import json
 import math
-import re
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -36,6 +32,7 @@ from tests.emulators.humanos import (
     SIGNATURE_SECRET,
     HumanosEmulator,
 )
+from tests.helpers import emulator_process
 from tests.schema_check import schema_validator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -646,29 +643,9 @@ def test_add_requests_and_add_activity() -> None:
 
 
 def test_cli_prints_ready_and_serves_until_sigterm() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.emulators", "humanos", "--port", "0", "--records", "5"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.fullmatch(r"READY (http://127\.0\.0\.1:\d+)\n", line)
-        assert match, line
-        url = match.group(1)
+    with emulator_process("humanos", "--records", "5") as url:
         page = requests.get(
             f"{url}/request", params={"pageSize": 100}, headers=signed(), timeout=TIMEOUT
         ).json()
         assert len(page["data"]) == 5 and page["totalPages"] == 1
         assert int(page["data"][0]["id"][:8], 16) > EPOCH_S
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=10)
-        assert process.returncode == 0, err
-        assert out == ""
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()

@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -35,6 +31,7 @@ from tests.emulators.openhuman import (
     REDIRECT_URI,
     OpenHumanEmulator,
 )
+from tests.helpers import emulator_process
 from tests.schema_check import schema_validator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -768,27 +765,9 @@ def test_mutations_are_deterministic() -> None:
 
 
 def test_cli_prints_ready_and_serves_until_sigterm() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.emulators", "openhuman", "--port", "0", "--records", "5"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.fullmatch(r"READY (http://127\.0\.0\.1:\d+/v1)\n", line)
-        assert match, line
+    with emulator_process("openhuman", "--records", "5") as url:
+        assert url.endswith("/v1")
         response = requests.get(
-            f"{match.group(1)}/agents", headers=bearer(API_KEY), params={"limit": 100}, timeout=5
+            f"{url}/agents", headers=bearer(API_KEY), params={"limit": 100}, timeout=5
         )
         assert len(response.json()["data"]) == 5
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=10)
-        assert process.returncode == 0, err
-        assert out == ""
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
