@@ -24,20 +24,16 @@ class TapHuma(HumanTap):
     url_settings = ("api_url", "token_url")
 
     config_jsonschema = th.PropertiesList(
-        th.Property(
+        settings.credential(
             "client_id",
-            th.StringType(min_length=1),
-            required=True,
-            title="Client ID",
-            description="Client ID of a Huma Open API key (System settings → Open API).",
+            "Client ID",
+            "Client ID of a Huma Open API key (System settings → Open API).",
+            secret=False,
         ),
-        th.Property(
+        settings.credential(
             "client_secret",
-            th.StringType(min_length=1),
-            required=True,
-            secret=True,
-            title="Client secret",
-            description="Client secret of the same API key (shown once, when it is created).",
+            "Client secret",
+            "Client secret of the same API key (shown once, when it is created).",
         ),
         settings.api_url("https://openapi.humahr.com", "Huma Open API"),
         th.Property(

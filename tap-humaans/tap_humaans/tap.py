@@ -16,13 +16,10 @@ class TapHumaans(HumanTap):
     name = "tap-humaans"
 
     config_jsonschema = th.PropertiesList(
-        th.Property(
+        settings.credential(
             "api_token",
-            th.StringType(min_length=1),
-            required=True,
-            secret=True,
-            title="API access token",
-            description=(
+            "API access token",
+            (
                 "A Humaans API access token (Owner/Admin: workspace menu → API access "
                 "tokens). Needs private:read; compensations:read and documents:read unlock "
                 "the compensation and document streams."

@@ -23,28 +23,18 @@ class TapHumanApi(HumanTap):
     url_settings = ("api_url", "auth_url")
 
     config_jsonschema = th.PropertiesList(
-        th.Property(
-            "client_id",
-            th.StringType(min_length=1),
-            required=True,
-            title="Client ID",
-            description="The app's Client ID (Human API portal).",
+        settings.credential(
+            "client_id", "Client ID", "The app's Client ID (Human API portal).", secret=False
         ),
-        th.Property(
+        settings.credential(
             "client_secret",
-            th.StringType(min_length=1),
-            required=True,
-            secret=True,
-            title="Client secret",
-            description="The app's Client Secret: mints each user's Data API access token.",
+            "Client secret",
+            "The app's Client Secret: mints each user's Data API access token.",
         ),
-        th.Property(
+        settings.credential(
             "app_key",
-            th.StringType(min_length=1),
-            required=True,
-            secret=True,
-            title="App Key",
-            description="The App Key: HTTP Basic username for the Application API (users, batch).",
+            "App Key",
+            "The App Key: HTTP Basic username for the Application API (users, batch).",
         ),
         settings.api_url("https://api.humanapi.co", "Human API (Data and Application APIs)"),
         th.Property(

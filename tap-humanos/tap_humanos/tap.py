@@ -26,21 +26,11 @@ class TapHumanos(HumanTap):
     name = "tap-humanos"
 
     config_jsonschema = th.PropertiesList(
-        th.Property(
-            "api_key",
-            th.StringType(min_length=1),
-            required=True,
-            secret=True,
-            title="API key",
-            description="Humanos API key (dashboard → API keys).",
-        ),
-        th.Property(
+        settings.credential("api_key", "API key", "Humanos API key (dashboard → API keys)."),
+        settings.credential(
             "signature_secret",
-            th.StringType(min_length=1),
-            required=True,
-            secret=True,
-            title="Signature secret",
-            description="The key's Signature Secret: every request is HMAC-SHA256 signed with it.",
+            "Signature secret",
+            "The key's Signature Secret: every request is HMAC-SHA256 signed with it.",
         ),
         settings.api_url(
             "https://api.humanos.id",

@@ -21,36 +21,32 @@ class TapOpenHuman(HumanTap):
     url_settings = ("api_url", "auth_url")
 
     config_jsonschema = th.PropertiesList(
-        th.Property(
+        settings.credential(
             "api_key",
-            th.StringType,
-            secret=True,
-            title="API key",
-            description="An `sk_...` API key (Console → Settings → API Keys). Or use OAuth.",
+            "API key",
+            "An `sk_...` API key (Console → Settings → API Keys). Or use OAuth.",
+            required=False,
         ),
-        th.Property(
+        settings.credential(
             "client_id",
-            th.StringType,
-            secret=True,
-            title="OAuth client ID",
-            description="OAuth application client ID (with client_secret and refresh_token).",
+            "OAuth client ID",
+            "OAuth application client ID (with client_secret and refresh_token).",
+            required=False,
         ),
-        th.Property(
+        settings.credential(
             "client_secret",
-            th.StringType,
-            secret=True,
-            title="OAuth client secret",
-            description="OAuth application client secret.",
+            "OAuth client secret",
+            "OAuth application client secret.",
+            required=False,
         ),
-        th.Property(
+        settings.credential(
             "refresh_token",
-            th.StringType,
-            secret=True,
-            title="OAuth refresh token",
-            description=(
+            "OAuth refresh token",
+            (
                 "A refresh token from `tap-openhuman-authorize`. May be left out when "
                 "token_cache_path already holds one."
             ),
+            required=False,
         ),
         th.Property(
             "token_cache_path",

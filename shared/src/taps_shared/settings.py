@@ -77,3 +77,17 @@ def transport() -> list[th.Property]:
             ),
         ),
     ]
+
+
+def credential(
+    name: str, title: str, description: str, *, secret: bool = True, required: bool = True
+) -> th.Property:
+    """A credential setting: a non-empty string when required, secret unless it is an id."""
+    return th.Property(
+        name,
+        th.StringType(min_length=1) if required else th.StringType,
+        required=required,
+        secret=secret,
+        title=title,
+        description=description,
+    )
