@@ -89,33 +89,29 @@ class UserStream(HumanApiStream):
     """The Data API (`/v1/human`) for one user: that user's own access token, one bookmark
     per user, and `humanId` on every record. A user without a token is skipped."""
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._human_id = ""
-
     @property
     def url_base(self) -> str:
         return f"{self.tap.base_url}/v1/human"
 
     @property
     def authenticator(self) -> requests.auth.AuthBase:
-        return self.humanapi.user_tokens.auth(self.humanapi.external_ids[self._human_id])
+        return self.humanapi.user_tokens.auth(self.humanapi.external_ids[self._part.subject])
 
     def request_records(self, context: Context | None) -> t.Iterable[dict]:
         assert context is not None  # a child of users
-        self._human_id = context["humanId"]
+        self._part.subject = context["humanId"]
         try:
             yield from super().request_records(context)
         except SubjectRefusedError as exc:
             if exc.first:
                 self.logger.warning(
                     "Skipping user %s: Human API issues no access token for it (%s)",
-                    self._human_id,
+                    self._part.subject,
                     exc.reason,
                 )
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         kept = super().post_process(row, context)
         if kept is not None and "humanId" not in kept:
-            kept["humanId"] = self._human_id
+            kept["humanId"] = self._part.subject
         return kept

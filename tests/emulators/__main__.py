@@ -34,7 +34,11 @@ def _humaans(args: argparse.Namespace) -> Emulator:
     from tests.emulators.humaans import HumaansEmulator  # loaded on demand
 
     emulator = HumaansEmulator(
-        seed=args.seed, size=args.records, latency_ms=args.latency_ms, port=args.port
+        seed=args.seed,
+        size=args.records,
+        latency_ms=args.latency_ms,
+        port=args.port,
+        people_only=args.people_only,
     )
     # The source "moved on" since the last run: what an incremental run should pick up.
     if args.update_people:
@@ -113,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--add-people", type=int, default=0, help="add this many people before serving"
+    )
+    parser.add_argument(
+        "--people-only",
+        action="store_true",
+        help="humaans: people only, other resources empty (the benchmark's dataset)",
     )
     return parser
 

@@ -437,9 +437,10 @@ TEMPLATE_POOL = 1000
 class _Generator:
     """Builds the whole dataset; each resource draws from its own seeded random stream."""
 
-    def __init__(self, seed: int, size: int) -> None:
+    def __init__(self, seed: int, size: int, *, people_only: bool = False) -> None:
         self.seed = seed
         self.size = size
+        self.people_only = people_only
         self.data: dict[str, list[dict[str, Any]]] = {}
         self.ctx: list[_PersonCtx] = []
         self.emails: dict[str, int] = {}
@@ -458,6 +459,8 @@ class _Generator:
     def build(self) -> dict[str, list[dict[str, Any]]]:
         self._reference()
         self._people()
+        if self.people_only:  # the benchmark's dataset: people at any size, nothing else
+            return {path: self.data.get(path, []) for path in RESOURCES}
         per_person: list[tuple[str, Callable[[], list[dict[str, Any]]]]] = [
             ("job-roles", self._job_roles),
             ("compensations", self._compensations),
@@ -1627,6 +1630,8 @@ class HumaansEmulator(Emulator):
     confirm the API allows them; the tap must fall back to full syncs).
     echo_token_in_errors: error messages include the token sent (proves the tap redacts).
     latency_ms: delay before every response. port: 0 picks a free port.
+    people_only: generate people (and the reference tables) but no per-person resources,
+    which serve empty lists: the benchmark's dataset, cheap at a million people.
     """
 
     def __init__(
@@ -1642,6 +1647,7 @@ class HumaansEmulator(Emulator):
         echo_token_in_errors: bool = False,
         latency_ms: int = 0,
         port: int = 0,
+        people_only: bool = False,
     ) -> None:
         if size < 1:
             raise ValueError("size must be at least 1 (the token owner is the first person)")
@@ -1653,7 +1659,7 @@ class HumaansEmulator(Emulator):
         self.ignore_skip = ignore_skip
         self.reject_updated_filter = reject_updated_filter
         self.echo_token_in_errors = echo_token_in_errors
-        self._gen = _Generator(seed, size)
+        self._gen = _Generator(seed, size, people_only=people_only)
         with _gc_paused():
             self.data: dict[str, list[dict[str, Any]]] = self._gen.build()
         self._kinds = {

@@ -26,6 +26,10 @@ class ResponseError(TapError):
     """A response could not be used (not JSON, wrong envelope, missing key)."""
 
 
+class SchemaDriftError(TapError):
+    """A record does not fit its schema and `on_schema_drift` is `fail`."""
+
+
 class HTTPStatusError(FatalAPIError):
     """A non-retriable HTTP status; carries what the user needs to act on it."""
 

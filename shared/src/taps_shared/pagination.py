@@ -64,6 +64,18 @@ class GuardedPaginator(BaseAPIPaginator[t.Any]):
             raise PaginationError(msg)
         self._tokens.add(self.current_value)
 
+    def plan(self, response: requests.Response) -> list[t.Any]:
+        """The tokens of every page left, from the current one, when `response` (the page
+        just read) tells how many there are; otherwise none, and paging stays serial."""
+        return []
+
+    def resume(self, planned: list[t.Any], response: requests.Response) -> None:
+        """Carry on after the planned pages were fetched out of band: `response` is the
+        last one's. Pages beyond the plan (the listing grew meanwhile) are still read."""
+        self._tokens.update(planned)
+        self._value = planned[-1]  # BaseAPIPaginator's token (SDK 0.54.x, pinned by a test)
+        self.advance(response)
+
 
 class TotalOffsetPaginator(GuardedPaginator):
     """Offset paging that knows the total: from a `{total, limit, skip, data}`-style
@@ -120,6 +132,13 @@ class TotalOffsetPaginator(GuardedPaginator):
     def get_next(self, response: requests.Response) -> int:
         return int(self.current_value) + len(self.records_of(response))
 
+    def plan(self, response: requests.Response) -> list[t.Any]:
+        total = self.total(response)
+        step = len(self.records_of(response))  # what the server serves per page
+        if total is None or step == 0:
+            return []
+        return list(range(int(self.current_value), total, step))
+
 
 class PageIndexPaginator(GuardedPaginator):
     """Page-number paging (`pageIndex` from 0) over a `{data, totalPages}`-style envelope.
@@ -153,6 +172,12 @@ class PageIndexPaginator(GuardedPaginator):
 
     def get_next(self, response: requests.Response) -> int:
         return int(self.current_value) + 1
+
+    def plan(self, response: requests.Response) -> list[t.Any]:
+        total_pages = json_body(response).get(self.total_pages_key)
+        if not isinstance(total_pages, int):
+            return []
+        return list(range(int(self.current_value), self.start + total_pages))
 
 
 class CursorPaginator(GuardedPaginator):

@@ -10,31 +10,52 @@ and a full-scan fallback when the API rejects the filter.
 from __future__ import annotations
 
 import logging
+import threading
 import typing as t
+from functools import cached_property, partial
 from urllib.parse import urlsplit
 
 import requests
+import singer_sdk.singerlib as singer
 from singer_sdk import RESTStream
-from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.pagination import SinglePagePaginator
+from singer_sdk.streams.rest import PageContext
 
 from taps_shared.auth import HumanAuth
+from taps_shared.conform import SchemaDrift, compile_conformer
 from taps_shared.dates import normalise_timestamp
 from taps_shared.errors import ConfigError, ForbiddenError, HTTPStatusError, ResponseError
-from taps_shared.pagination import DEFAULT_MAX_PAGES, PageGuard
+from taps_shared.pagination import DEFAULT_MAX_PAGES, GuardedPaginator, PageGuard
+from taps_shared.parallel import in_order
 from taps_shared.responses import check_response, json_body
 from taps_shared.retry import with_retries
 
 if t.TYPE_CHECKING:
+    from datetime import datetime
+
     from singer_sdk.helpers.types import Context
+    from singer_sdk.pagination import BaseAPIPaginator
 
     from taps_shared.tap import HumanTap
+
+Fetch = t.Callable[[t.Any], tuple[requests.PreparedRequest, requests.Response]]
+
+
+class _Partition(threading.local):
+    """What the sync of one partition knows, per thread: the main thread syncing one
+    partition and a worker fetching the next one each see their own."""
+
+    def __init__(self, label: str, max_pages: int) -> None:
+        self.since: str | None = None  # the bookmark the server-side filter starts at
+        self.guard = PageGuard(label, max_pages)
+        self.extracted_at: datetime = utc_now()  # when the current page was fetched
+        self.subject = ""  # whose data it is, where each user has their own credentials
 
 
 class HumanRESTStream(RESTStream[t.Any]):
     """Base stream: resilient HTTP, envelope unwrapping, resumable incremental sync."""
 
-    # Records come from JSON, so the SDK's per-value conformance pass changes nothing.
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     #: Key of the record list in the response body; None when the body is the list.
     records_key: str | None = "data"
     #: The permission a 403 means is missing; with it, `on_missing_scope` decides.
@@ -51,9 +72,8 @@ class HumanRESTStream(RESTStream[t.Any]):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        self._since: str | None = None
+        self._part = _Partition(self.name, self.max_pages)
         self._server_filter = True
-        self._guard = PageGuard(self.name, self.max_pages)
         self.STATE_MSG_FREQUENCY = int(self.config.get("page_size") or 1000)
         self.logger.addFilter(_without_generic_failure_line)
 
@@ -116,7 +136,8 @@ class HumanRESTStream(RESTStream[t.Any]):
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         records = self.extract_records(json_body(response), response)
-        self._guard.check(records)
+        self._part.guard.check(records)
+        self._part.extracted_at = utc_now()
         return records
 
     def extract_records(self, body: t.Any, response: requests.Response) -> list[dict]:
@@ -128,6 +149,50 @@ class HumanRESTStream(RESTStream[t.Any]):
             msg = f"{self.name}: GET {where} returned {response.status_code} without {key}"
             raise ResponseError(msg)
         return records
+
+    # -- records ------------------------------------------------------------------------
+
+    @cached_property
+    def _conformer(self) -> tuple[t.Callable[[dict], dict], SchemaDrift]:
+        return compile_conformer(
+            self.name,
+            self.effective_schema,
+            mask=self.mask,
+            primary_keys=self.primary_keys or (),
+            on_drift=self.config.get("on_schema_drift", "warn"),
+        )
+
+    @property
+    def schema_drift(self) -> SchemaDrift:
+        """What this stream's records said that its schema did not (so far)."""
+        return self._conformer[1]
+
+    # The SDK (0.54.x) builds RECORD messages here, after a selection pass and a
+    # conformance pass that each walk the schema per value: one compiled conformer does
+    # both (taps_shared.conform). Records carry the time their page was fetched.
+    # tests/test_sdk_internals.py pins this override and the next one.
+    def _generate_record_messages(self, record: dict) -> t.Iterator[singer.RecordMessage]:
+        record = self._conformer[0](record)
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=self._part.extracted_at,
+                )
+
+    def _process_record(
+        self,
+        record: dict,
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        # The SDK adds the partition's keys to the record and syncs child streams; a
+        # stream with neither has nothing to do here, per record.
+        if partition_context or self.child_streams:
+            super()._process_record(record, child_context, partition_context)
 
     # -- incremental --------------------------------------------------------------------
 
@@ -143,7 +208,7 @@ class HumanRESTStream(RESTStream[t.Any]):
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
         params = self.page_params(next_page_token)
         if self.replication_key and self._server_filter:
-            params.update(self.incremental_params(self._since))
+            params.update(self.incremental_params(self._part.since))
         return params
 
     def starting_bookmark(self, context: Context | None) -> str | None:
@@ -160,22 +225,24 @@ class HumanRESTStream(RESTStream[t.Any]):
         value = row.get(self.replication_key)  # type: ignore[arg-type]
         if not isinstance(value, str):
             return None
-        if self._since is not None and len(value) == len(self._since) and value.endswith("Z"):
+        since = self._part.since
+        if since is not None and len(value) == len(since) and value.endswith("Z"):
             return value  # already canonical: the common, cheap case
         return normalise_timestamp(value, f"{self.name}.{self.replication_key}")
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Drop records older than the bookmark (the server's filter may be coarse)."""
-        if self._since is not None:
+        since = self._part.since
+        if since is not None:
             value = self.bookmark_value(row)
-            if value is not None and value < self._since:
+            if value is not None and value < since:
                 return None
         return row
 
     # -- the sync -----------------------------------------------------------------------
 
     def request_records(self, context: Context | None) -> t.Iterable[dict]:
-        self._since = self.starting_bookmark(context)
+        self._part.since = self.starting_bookmark(context)
         records: t.Iterable[dict] = self._request_all(context)
         if self.replication_key and self.api_order != "ascending":
             records = self._oldest_first(records)
@@ -183,14 +250,15 @@ class HumanRESTStream(RESTStream[t.Any]):
         for record in records:
             count += 1
             yield record
-        self.logger.info("Stream %s: %d records in %d pages", self.name, count, self._guard.pages)
+        self.logger.info("Stream %s: %d records in %d pages", self.name, count, self._part.guard.pages)
 
     def _oldest_first(self, records: t.Iterable[dict]) -> list[dict]:
         """Buffer what the API returns, up to the bookmark when it sends newest first."""
         kept = []
+        since = self._part.since
         for record in records:
             value = self.bookmark_value(record)
-            if self.api_order == "descending" and self._since and value and value < self._since:
+            if self.api_order == "descending" and since and value and value < since:
                 break  # everything after this is older still: stop paging
             kept.append(record)
         kept.sort(key=lambda record: self.bookmark_value(record) or "")
@@ -200,9 +268,9 @@ class HumanRESTStream(RESTStream[t.Any]):
         """Every record of the partition, recovering from first-page errors that allow it."""
         yielded = False
         while True:
-            self._guard = PageGuard(self.name, self.max_pages)
+            self._part.guard = PageGuard(self.name, self.max_pages)
             try:
-                for record in super().request_records(context):
+                for record in self._paged_records(context):
                     yielded = True
                     yield record
                 return
@@ -212,6 +280,67 @@ class HumanRESTStream(RESTStream[t.Any]):
                 if not self._server_filter:
                     continue  # the retry without the server-side filter
                 return
+
+    def _paged_records(self, context: Context | None) -> t.Iterator[dict]:
+        """The SDK's page loop, except that when the first page tells how many follow, the
+        rest are fetched `max_parallel_requests` at a time, still emitted in page order."""
+        paginator = self.get_new_paginator() or SinglePagePaginator()
+        send = self.request_decorator(self._request)
+
+        def fetch(token: t.Any) -> tuple[requests.PreparedRequest, requests.Response]:
+            request = self._prepare_page(context, token)
+            return request, send(request, context)
+
+        with self.get_http_request_counter() as counter:
+            counter.with_context(context)
+            for request, response in self._responses(paginator, fetch):
+                counter.increment()
+                self.update_sync_costs(request, response, context)
+                records = self.parse_response(response)
+                if not records:
+                    return
+                yield from records
+
+    def _responses(
+        self, paginator: BaseAPIPaginator, fetch: Fetch
+    ) -> t.Iterator[tuple[requests.PreparedRequest, requests.Response]]:
+        workers = self.tap.max_parallel_requests
+        if self.api_order == "descending" and self._part.since:
+            workers = 1  # newest first, reading stops at the bookmark: no pages ahead
+        while not paginator.finished:
+            request, response = fetch(paginator.current_value)
+            yield request, response
+            paginator.advance(response)
+            if paginator.finished or workers < 2 or not isinstance(paginator, GuardedPaginator):
+                continue
+            planned = paginator.plan(response)
+            if len(planned) < 2:
+                continue
+            partition = vars(self._part).copy()  # the workers fetch for this partition
+            tasks = (partial(self._fetch_in, partition, fetch, token) for token in planned)
+            for request, response in in_order(tasks, workers, f"{self.name}-pages"):
+                yield request, response
+            paginator.resume(planned, response)
+
+    def _fetch_in(
+        self, partition: dict[str, t.Any], fetch: Fetch, token: t.Any
+    ) -> tuple[requests.PreparedRequest, requests.Response]:
+        """`fetch(token)` in a worker thread, as part of the given partition."""
+        vars(self._part).update(partition)
+        return fetch(token)
+
+    def _prepare_page(self, context: Context | None, token: t.Any) -> requests.PreparedRequest:
+        """The request for one page (the SDK's `_prepare_request`, for any token)."""
+        page = PageContext(stream_context=context, next_page_token=token)
+        http = self.get_http_request(page=page)
+        body = {"json": http.data} if self.payload_as_json else {"data": http.data}
+        return self.build_prepared_request(
+            method=http.method,
+            url=http.url,
+            params=http.encode_params(),
+            headers=http.headers,
+            **body,
+        )
 
     def _recover(self, exc: HTTPStatusError) -> bool:
         """Handle a first-page error that need not end the run; False re-raises it."""

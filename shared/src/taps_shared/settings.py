@@ -57,7 +57,7 @@ def requests_per_second(default: float, why: str) -> th.Property:
 
 
 def transport() -> list[th.Property]:
-    """Timeout and retry budget, common to every tap."""
+    """Timeout, retry budget, parallel paging and schema drift, common to every tap."""
     return [
         th.Property(
             "request_timeout",
@@ -74,6 +74,29 @@ def transport() -> list[th.Property]:
             description=(
                 "Retries per request after a 429, 5xx, timeout or connection error, with "
                 "exponential backoff or the wait the server asks for (Retry-After)."
+            ),
+        ),
+        th.Property(
+            "max_parallel_requests",
+            th.IntegerType(minimum=1, maximum=16),
+            default=4,
+            title="Max parallel requests",
+            description=(
+                "Pages of one listing fetched at once, when its first page tells how many "
+                "there are. Records are still emitted in page order; requests_per_second "
+                "bounds all of them together. 1 fetches page after page."
+            ),
+        ),
+        th.Property(
+            "on_schema_drift",
+            th.StringType,
+            default="warn",
+            allowed_values=["warn", "fail"],
+            title="On schema drift",
+            description=(
+                "Records with fields the schema does not declare (dropped, unless the schema "
+                "allows more) or values of a type it does not allow (kept): `warn` reports "
+                "them once per stream at the end of the run; `fail` stops at the first one."
             ),
         ),
     ]

@@ -100,7 +100,12 @@ class HumanTap(Tap):
 
     @cached_property
     def requests_session(self) -> requests.Session:
-        return requests.Session()
+        session = requests.Session()
+        # Parallel pages (and users) share it: keep enough connections alive for them all.
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=64)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:
@@ -114,6 +119,10 @@ class HumanTap(Tap):
     def api_headers(self) -> dict[str, str]:
         """Headers every API request carries (a version pin, say); none by default."""
         return {}
+
+    @property
+    def max_parallel_requests(self) -> int:
+        return int(self.config.get("max_parallel_requests") or 4)
 
     @property
     def request_timeout(self) -> float:
@@ -167,6 +176,14 @@ class HumanTap(Tap):
     def sync_all(self) -> None:  # type: ignore[misc]
         self.preflight()
         super().sync_all()
+        self.report_schema_drift()
+
+    def report_schema_drift(self) -> None:
+        """One warning per stream whose records did not fit its schema."""
+        for stream in self.streams.values():
+            drift = getattr(stream, "schema_drift", None)
+            if drift:
+                self.logger.warning("%s", drift.summary())
 
     @classmethod
     def get_singer_command(cls) -> click.Command:

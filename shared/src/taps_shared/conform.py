@@ -1,0 +1,269 @@
+"""Records conformed to their stream's schema by a function compiled once per stream.
+
+The SDK conforms a record by walking the schema value by value and, before that, walks the
+selection mask the same way: about as much CPU as the whole HTTP and JSON work of a sync.
+Here the schema and the mask are compiled once into a tree of `_ObjectConformer`s, and each
+node learns a *plan* per record shape (its keys and their value types, in order). Records
+of a shape seen before, nearly all of them, cost one dictionary lookup plus the work the
+plan really needs: often none, and the record passes through untouched.
+
+The output is what the SDK's selection pass plus its recursive conformance would emit for
+JSON-decoded data (`tests/test_shared_conform.py` compares them): deselected and undeclared
+properties are dropped (undeclared ones are kept where the schema has
+`additionalProperties`), and an exclusively boolean property becomes `value != 0`. On top,
+it reports schema drift, which the SDK does not: undeclared fields (counted per stream) and
+values whose JSON type the schema does not allow (kept, reported once per field). A record
+without its primary key is an error naming the stream.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections import Counter
+from dataclasses import dataclass, field
+
+from singer_sdk.helpers._typing import (  # the SDK's own tests of a schema, so we agree
+    _is_exclusive_boolean_type,
+    is_object_type,
+    is_uniform_list,
+)
+
+from taps_shared.errors import ResponseError, SchemaDriftError
+
+if t.TYPE_CHECKING:
+    from singer_sdk.singerlib.catalog import SelectionMask
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "null": (type(None),),
+    "array": (list,),
+    "object": (dict,),
+}
+_TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+_TYPE_NAMES.update({type(None): "null", list: "array", dict: "object"})
+
+
+def allowed_types(schema: dict) -> frozenset[type] | None:
+    """The Python types JSON decoding gives for values `schema` allows; None for any."""
+    if "anyOf" in schema or "oneOf" in schema:
+        branches = [allowed_types(branch) for branch in schema.get("anyOf", schema.get("oneOf"))]
+        if any(branch is None for branch in branches):
+            return None
+        return frozenset().union(*t.cast("list[frozenset[type]]", branches))
+    declared = schema.get("type")
+    if declared is None:
+        return None
+    names = [declared] if isinstance(declared, str) else declared
+    return frozenset(kind for name in names for kind in _JSON_TYPES.get(name, ()))
+
+
+@dataclass
+class SchemaDrift:
+    """What a stream's records said that its schema did not: reported once per stream."""
+
+    stream: str
+    #: Undeclared fields (dotted paths) and in how many records each appeared.
+    unknown: Counter[str] = field(default_factory=Counter)
+    #: Fields whose values had a type the schema does not allow: path -> what was seen.
+    mismatched: dict[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.unknown or self.mismatched)
+
+    def summary(self) -> str:
+        """One line for the end of the run."""
+        parts = []
+        if self.unknown:
+            fields = ", ".join(f"{path} ({n})" for path, n in sorted(self.unknown.items()))
+            parts.append(f"{len(self.unknown)} undeclared field(s) in records: {fields}")
+        if self.mismatched:
+            fields = ", ".join(f"{path} ({seen})" for path, seen in sorted(self.mismatched.items()))
+            parts.append(f"{len(self.mismatched)} field(s) with a type the schema lacks: {fields}")
+        return f"Stream {self.stream}: schema drift: " + "; ".join(parts)
+
+
+class _Plan:
+    """What to do with records of one shape."""
+
+    __slots__ = ("booleans", "identity", "keep", "nested", "unknown")
+
+    def __init__(
+        self,
+        keep: tuple[str, ...] | None,
+        nested: tuple[tuple[str, t.Callable[[t.Any], t.Any]], ...],
+        booleans: tuple[str, ...],
+        unknown: tuple[str, ...],
+    ) -> None:
+        self.keep = keep  # the keys to keep, in order; None keeps all
+        self.nested = nested  # keys whose values are conformed in turn
+        self.booleans = booleans  # keys coerced the SDK's way: value != 0
+        self.unknown = unknown  # undeclared paths, counted for each record of this shape
+        self.identity = keep is None and not nested and not booleans
+
+
+@dataclass
+class _Property:
+    types: frozenset[type] | None
+    convert: t.Callable[[t.Any], t.Any] | None  # for dicts / lists that need conforming
+    boolean: bool
+
+
+class _ObjectConformer:
+    """Conforms one object schema (the record, or a nested object)."""
+
+    def __init__(
+        self,
+        schema: dict,
+        *,
+        drift: SchemaDrift,
+        on_drift: str,
+        mask: SelectionMask | None = None,
+        breadcrumb: tuple[str, ...] = (),
+        path: str = "",
+        required: tuple[str, ...] = (),
+    ) -> None:
+        self.drift = drift
+        self.on_drift = on_drift
+        self.path = path
+        self.required = required
+        self.extra_allowed = bool(schema.get("additionalProperties"))
+        self.properties: dict[str, _Property] = {}
+        self.deselected: set[str] = set()
+        for name, sub in schema.get("properties", {}).items():
+            crumb = (*breadcrumb, "properties", name)
+            if mask is not None and not mask[crumb]:
+                self.deselected.add(name)
+                continue
+            child_path = f"{path}{name}"
+            self.properties[name] = _Property(
+                types=allowed_types(sub),
+                convert=_compile_value(sub, drift, on_drift, mask, crumb, child_path),
+                boolean=_is_exclusive_boolean_type(sub),
+            )
+        self._plans: dict[tuple[tuple[str, ...], tuple[type, ...]], _Plan] = {}
+
+    def __call__(self, record: dict) -> dict:
+        shape = (tuple(record), tuple(map(type, record.values())))
+        plan = self._plans.get(shape) or self._learn(shape)
+        if plan.unknown:
+            self.drift.unknown.update(plan.unknown)
+        return record if plan.identity else self._apply(plan, record)
+
+    def conform_list(self, values: list) -> list:
+        """A list of these objects; the same list when no item changes (the usual case)."""
+        plans = self._plans
+        out = None
+        for index, item in enumerate(values):
+            if type(item) is not dict:
+                continue
+            shape = (tuple(item), tuple(map(type, item.values())))
+            plan = plans.get(shape) or self._learn(shape)
+            if plan.unknown:
+                self.drift.unknown.update(plan.unknown)
+            if not plan.identity:
+                if out is None:
+                    out = list(values)
+                out[index] = self._apply(plan, item)
+        return values if out is None else out
+
+    def _learn(self, shape: tuple[tuple[str, ...], tuple[type, ...]]) -> _Plan:
+        plan = self._plans[shape] = self._plan(*shape)
+        return plan
+
+    @staticmethod
+    def _apply(plan: _Plan, record: dict) -> dict:
+        out = record if plan.keep is None else {key: record[key] for key in plan.keep}
+        for key, convert in plan.nested:
+            out[key] = convert(out[key])
+        for key in plan.booleans:
+            value = out[key]
+            out[key] = None if value is None else value != 0
+        return out
+
+    def _plan(self, keys: tuple[str, ...], types: tuple[type, ...]) -> _Plan:
+        """Learn what records of this shape need; check them for drift once."""
+        present = dict(zip(keys, types, strict=True))
+        for key in self.required:
+            if present.get(key, type(None)) is type(None):
+                msg = f"Stream {self.drift.stream}: a record has no primary key {key!r}"
+                raise ResponseError(msg)
+        keep: list[str] = []
+        nested = []
+        booleans = []
+        unknown = []
+        for key, kind in present.items():
+            spec = self.properties.get(key)
+            if spec is None:
+                if key in self.deselected:
+                    continue
+                unknown.append(self.path + key)
+                self._drifted(self.path + key, None)
+                if self.extra_allowed:
+                    keep.append(key)
+                continue
+            keep.append(key)
+            if spec.types is not None and kind not in spec.types:
+                self._drifted(self.path + key, kind)
+            if spec.convert is not None and kind in (dict, list):
+                nested.append((key, spec.convert))
+            elif spec.boolean and kind is not bool:
+                booleans.append(key)
+        return _Plan(
+            keep=None if len(keep) == len(keys) else tuple(keep),
+            nested=tuple(nested),
+            booleans=tuple(booleans),
+            unknown=tuple(unknown),
+        )
+
+    def _drifted(self, path: str, kind: type | None) -> None:
+        """An undeclared field (kind None) or a value of a type the schema lacks."""
+        seen = _TYPE_NAMES.get(kind, getattr(kind, "__name__", "?"))
+        if self.on_drift == "fail":
+            what = "is not in the schema" if kind is None else f"has a {seen} value"
+            msg = f"Stream {self.drift.stream}: field {path!r} {what} (on_schema_drift=fail)"
+            raise SchemaDriftError(msg)
+        if kind is not None:
+            self.drift.mismatched.setdefault(path, seen)
+
+
+def _compile_value(
+    schema: dict,
+    drift: SchemaDrift,
+    on_drift: str,
+    mask: SelectionMask | None,
+    breadcrumb: tuple[str, ...],
+    path: str,
+) -> t.Callable[[t.Any], t.Any] | None:
+    """The conformer of a nested object or list value; None when values pass as they are."""
+    if is_object_type(schema) and "properties" in schema:
+        node = _ObjectConformer(
+            schema, drift=drift, on_drift=on_drift, mask=mask, breadcrumb=breadcrumb, path=path + "."
+        )
+        return lambda value: node(value) if isinstance(value, dict) else value
+    if is_uniform_list(schema):
+        items = schema["items"]
+        if is_object_type(items) and "properties" in items:
+            item_node = _ObjectConformer(items, drift=drift, on_drift=on_drift, path=path + "[].")
+            return item_node.conform_list
+        if _is_exclusive_boolean_type(items):
+            return lambda values: [item if item is None else item != 0 for item in values]
+    return None
+
+
+def compile_conformer(
+    stream: str,
+    schema: dict,
+    *,
+    mask: SelectionMask | None = None,
+    primary_keys: t.Sequence[str] = (),
+    on_drift: str = "warn",
+) -> tuple[t.Callable[[dict], dict], SchemaDrift]:
+    """The record conformer of a stream, and the drift report it fills in."""
+    drift = SchemaDrift(stream)
+    root = _ObjectConformer(
+        schema, drift=drift, on_drift=on_drift, mask=mask, required=tuple(primary_keys)
+    )
+    return root, drift
