@@ -179,3 +179,26 @@ def test_wrong_credentials_are_one_line_without_secrets(
     assert message in run.error_lines[-1]
     assert secret not in run.stdout + run.stderr
     assert "access_token" not in run.stderr
+
+
+@pytest.mark.parametrize("mode", ["batch", "per_user"])
+def test_n_user_shards_together_emit_exactly_the_unsharded_records(mode):
+    with HumanApiEmulator(seed=9, size=12, no_source_users=0) as emulator:
+        whole = sync(TapHumanApi, config_for(emulator, wellness_mode=mode))
+        shards = [
+            sync(TapHumanApi, config_for(emulator, wellness_mode=mode, user_shard=f"{i}/3"))
+            for i in range(3)
+        ]
+    users = [{u["humanId"] for u in shard.records["users"]} for shard in shards]
+    assert all(users) and sum(map(len, users)) == len(set.union(*users)) == 12  # disjoint
+    for stream, rows in whole.records.items():
+        sharded = [row for shard in shards for row in shard.records.get(stream, [])]
+        assert keyed(sharded) == keyed(rows) and len(sharded) == len(rows), stream
+
+
+def test_a_user_shard_out_of_range_is_a_config_error(tmp_path, humanapi):
+    run = run_cli("tap-humanapi", tmp_path, config=config_for(humanapi, user_shard="3/3"))
+    assert run.returncode == 1
+    assert run.error_lines[-1].endswith(
+        "user_shard '3/3': the shard index must be below the shard count"
+    )

@@ -75,14 +75,12 @@ class BatchStream(AppStream):
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         kept = super().post_process(row, context)
-        restricted = bool(self.config.get("client_user_ids"))
-        if (
-            kept is not None
-            and restricted
-            and kept.get("humanId") not in self.humanapi.external_ids
-        ):
+        if kept is None:
             return None
-        return kept
+        human_id = kept.get("humanId")
+        if self.config.get("client_user_ids") and human_id not in self.humanapi.external_ids:
+            return None
+        return kept if self.humanapi.in_shard(human_id) else None
 
 
 class UserStream(HumanApiStream):
@@ -97,9 +95,11 @@ class UserStream(HumanApiStream):
     def authenticator(self) -> requests.auth.AuthBase:
         return self.humanapi.user_tokens.auth(self.humanapi.external_ids[self._part.subject])
 
-    def request_records(self, context: Context | None) -> t.Iterable[dict]:
+    def begin_partition(self, context: Context | None) -> None:
         assert context is not None  # a child of users
         self._part.subject = context["humanId"]
+
+    def request_records(self, context: Context | None) -> t.Iterable[dict]:
         try:
             yield from super().request_records(context)
         except SubjectRefusedError as exc:

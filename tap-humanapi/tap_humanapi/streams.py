@@ -54,9 +54,15 @@ class UsersStream(AppStream):
     replication_key = None
     schema = load_schema("users")
 
+    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        workers = int(self.config.get("max_parallel_users") or 4)
+        return self.with_children_prefetched(super().get_records(context), context, workers)
+
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         wanted = self.config.get("client_user_ids")
         if wanted and row.get("externalId") not in wanted:
+            return None
+        if not self.humanapi.in_shard(row.get("humanId")):
             return None
         self.humanapi.external_ids[row["humanId"]] = row["externalId"]
         return row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import typing as t
 from functools import cached_property
 
@@ -66,10 +67,24 @@ class TapHumanApi(HumanTap):
         settings.requests_per_second(10, "Human API documents no limit"),
         th.Property(
             "max_parallel_users",
-            th.IntegerType(minimum=1, maximum=1),
-            default=1,
+            th.IntegerType(minimum=1, maximum=16),
+            default=4,
             title="Max parallel users",
-            description="Users synced at once. Only 1 for now: parallel users come later.",
+            description=(
+                "Users whose Data API records are fetched at once. Records and state are "
+                "still emitted user after user, as a serial run emits them."
+            ),
+        ),
+        th.Property(
+            "user_shard",
+            th.StringType(pattern=r"^\d+/[1-9]\d*$"),
+            title="User shard",
+            description=(
+                "`i/n`: extract only the users whose humanId hashes to shard i of n "
+                "(0 <= i < n), so n runs with their own state cover every user exactly once. "
+                "Unset: every user."
+            ),
+            examples=["0/4"],
         ),
         *settings.transport(),
     ).to_dict()
@@ -78,6 +93,22 @@ class TapHumanApi(HumanTap):
         #: humanId → externalId (client_user_id) of the users read in this run.
         self.external_ids: dict[str, str] = {}
         super().__init__(*args, **kwargs)
+
+    def check_settings(self) -> None:
+        super().check_settings()
+        self.in_shard("")  # a shard out of range fails now, naming the setting
+
+    def in_shard(self, human_id: str | None) -> bool:
+        """Whether this run's `user_shard` covers the user (stable across runs and hosts)."""
+        shard = self.config.get("user_shard")
+        if not shard:
+            return True
+        index, count = (int(part) for part in shard.split("/"))
+        if index >= count:
+            msg = f"user_shard {shard!r}: the shard index must be below the shard count"
+            raise ConfigError(msg)
+        digest = hashlib.sha256(str(human_id).encode()).digest()
+        return int.from_bytes(digest[:8], "big") % count == index
 
     def build_authenticator(self) -> BasicAuth:
         return BasicAuth(self.config["app_key"], "")

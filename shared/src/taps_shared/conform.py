@@ -49,7 +49,8 @@ _TYPE_NAMES.update({type(None): "null", list: "array", dict: "object"})
 def allowed_types(schema: dict) -> frozenset[type] | None:
     """The Python types JSON decoding gives for values `schema` allows; None for any."""
     if "anyOf" in schema or "oneOf" in schema:
-        branches = [allowed_types(branch) for branch in schema.get("anyOf", schema.get("oneOf"))]
+        options = schema.get("anyOf") or schema.get("oneOf") or []
+        branches = [allowed_types(branch) for branch in options]
         if any(branch is None for branch in branches):
             return None
         return frozenset().union(*t.cast("list[frozenset[type]]", branches))
@@ -140,7 +141,9 @@ class _ObjectConformer:
             child_path = f"{path}{name}"
             self.properties[name] = _Property(
                 types=allowed_types(sub),
-                convert=_compile_value(sub, drift, on_drift, mask, crumb, child_path),
+                convert=_compile_value(
+                    sub, drift, on_drift, mask=mask, breadcrumb=crumb, path=child_path
+                ),
                 boolean=_is_exclusive_boolean_type(sub),
             )
         self._plans: dict[tuple[tuple[str, ...], tuple[type, ...]], _Plan] = {}
@@ -220,7 +223,7 @@ class _ObjectConformer:
 
     def _drifted(self, path: str, kind: type | None) -> None:
         """An undeclared field (kind None) or a value of a type the schema lacks."""
-        seen = _TYPE_NAMES.get(kind, getattr(kind, "__name__", "?"))
+        seen = "" if kind is None else _TYPE_NAMES.get(kind, kind.__name__)
         if self.on_drift == "fail":
             what = "is not in the schema" if kind is None else f"has a {seen} value"
             msg = f"Stream {self.drift.stream}: field {path!r} {what} (on_schema_drift=fail)"
@@ -233,6 +236,7 @@ def _compile_value(
     schema: dict,
     drift: SchemaDrift,
     on_drift: str,
+    *,
     mask: SelectionMask | None,
     breadcrumb: tuple[str, ...],
     path: str,
@@ -240,7 +244,12 @@ def _compile_value(
     """The conformer of a nested object or list value; None when values pass as they are."""
     if is_object_type(schema) and "properties" in schema:
         node = _ObjectConformer(
-            schema, drift=drift, on_drift=on_drift, mask=mask, breadcrumb=breadcrumb, path=path + "."
+            schema,
+            drift=drift,
+            on_drift=on_drift,
+            mask=mask,
+            breadcrumb=breadcrumb,
+            path=path + ".",
         )
         return lambda value: node(value) if isinstance(value, dict) else value
     if is_uniform_list(schema):

@@ -9,15 +9,19 @@ and a full-scan fallback when the API rejects the filter.
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import threading
 import typing as t
+from dataclasses import dataclass
 from functools import cached_property, partial
 from urllib.parse import urlsplit
 
 import requests
 import singer_sdk.singerlib as singer
 from singer_sdk import RESTStream
+from singer_sdk.helpers._state import get_state_if_exists
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.pagination import SinglePagePaginator
 from singer_sdk.streams.rest import PageContext
@@ -73,6 +77,7 @@ class HumanRESTStream(RESTStream[t.Any]):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._part = _Partition(self.name, self.max_pages)
+        self._prefetched: dict[str, _Fetched] = {}
         self._server_filter = True
         self.STATE_MSG_FREQUENCY = int(self.config.get("page_size") or 1000)
         self.logger.addFilter(_without_generic_failure_line)
@@ -171,7 +176,9 @@ class HumanRESTStream(RESTStream[t.Any]):
     # conformance pass that each walk the schema per value: one compiled conformer does
     # both (taps_shared.conform). Records carry the time their page was fetched.
     # tests/test_sdk_internals.py pins this override and the next one.
-    def _generate_record_messages(self, record: dict) -> t.Iterator[singer.RecordMessage]:
+    def _generate_record_messages(
+        self, record: dict
+    ) -> t.Generator[singer.RecordMessage, None, None]:
         record = self._conformer[0](record)
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
@@ -241,16 +248,22 @@ class HumanRESTStream(RESTStream[t.Any]):
 
     # -- the sync -----------------------------------------------------------------------
 
+    def begin_partition(self, context: Context | None) -> None:
+        """Set what this thread needs to know to fetch the partition (`self._part`)."""
+
     def request_records(self, context: Context | None) -> t.Iterable[dict]:
+        self.begin_partition(context)
         self._part.since = self.starting_bookmark(context)
-        records: t.Iterable[dict] = self._request_all(context)
+        records: t.Iterable[dict] = self._prefetched_or_requested(context)
         if self.replication_key and self.api_order != "ascending":
             records = self._oldest_first(records)
         count = 0
         for record in records:
             count += 1
             yield record
-        self.logger.info("Stream %s: %d records in %d pages", self.name, count, self._part.guard.pages)
+        self.logger.info(
+            "Stream %s: %d records in %d pages", self.name, count, self._part.guard.pages
+        )
 
     def _oldest_first(self, records: t.Iterable[dict]) -> list[dict]:
         """Buffer what the API returns, up to the bookmark when it sends newest first."""
@@ -280,6 +293,78 @@ class HumanRESTStream(RESTStream[t.Any]):
                 if not self._server_filter:
                     continue  # the retry without the server-side filter
                 return
+
+    # -- partitions fetched ahead (children of the next parent records) ------------------
+
+    def with_children_prefetched(
+        self, records: t.Iterable[dict], context: Context | None, workers: int
+    ) -> t.Iterator[dict]:
+        """This (parent) stream's records, while worker threads fetch the child partitions
+        of the next `workers` of them. The SDK then syncs each child partition as usual,
+        in order, from what was fetched: output and state are those of a serial run."""
+        children = [child for child in self.child_streams if isinstance(child, HumanRESTStream)]
+        children = [child for child in children if child.selected]
+        if workers < 2 or not children:
+            yield from records
+            return
+        tasks = (self._prefetch_task(record, context, children) for record in records)
+        for record, fetched in in_order(tasks, workers, f"{self.name}-children"):
+            for child, child_context, result in fetched:
+                child._prefetched[_key(child_context)] = result
+            yield record
+
+    def _prefetch_task(
+        self, record: dict, context: Context | None, children: list[HumanRESTStream]
+    ) -> t.Callable[[], tuple[dict, list]]:
+        """Plan, in the main thread, what a worker fetches for one parent record."""
+        processed = self.post_process(copy.deepcopy(record), context)
+        child_context = None if processed is None else self.get_child_context(processed, context)
+        plans = []
+        if child_context is not None:
+            for child in children:
+                plans.append((child, child_context, child._starting_bookmark_hint(child_context)))
+
+        def fetch() -> tuple[dict, list]:
+            return record, [(c, ctx, c._fetch_partition(ctx, since)) for c, ctx, since in plans]
+
+        return fetch
+
+    def _starting_bookmark_hint(self, context: Context) -> str | None:
+        """Where the partition's sync will start (its bookmark, or start_date if later),
+        read without creating its state entry. A wrong guess costs a refetch, no more."""
+        if not self.replication_key:
+            return None
+        state = get_state_if_exists(self.tap_state, self.name, context) or {}
+        bookmark = state.get("replication_key_value")
+        if state.get("replication_key") != self.replication_key:
+            bookmark = None
+        values = [v for v in (bookmark, self.config.get("start_date")) if v]
+        return max((normalise_timestamp(str(v), "a bookmark") for v in values), default=None)
+
+    def _fetch_partition(self, context: Context, since: str | None) -> _Fetched:
+        """Every record of one partition, in a worker thread; errors are kept for later."""
+        self.begin_partition(context)
+        self._part.since = since
+        self._part.guard = guard = PageGuard(self.name, self.max_pages)
+        try:
+            return _Fetched(since, list(self._paged_records(context)), guard)
+        except HTTPStatusError as exc:
+            if exc.status == 404 and self.on_not_found == "empty":
+                return _Fetched(since, [], guard)  # no data for this partition
+            return _Fetched(since, [], guard, exc)
+        except Exception as exc:  # raised, or recovered from, when the partition syncs
+            return _Fetched(since, [], guard, exc)
+
+    def _prefetched_or_requested(self, context: Context | None) -> t.Iterable[dict]:
+        fetched = self._prefetched.pop(_key(context), None)
+        if fetched is None or fetched.since != self._part.since:
+            return self._request_all(context)
+        if isinstance(fetched.error, HTTPStatusError):
+            return self._request_all(context)  # again, in order, where _recover can act
+        if fetched.error is not None:
+            raise fetched.error
+        self._part.guard = fetched.guard
+        return fetched.records
 
     def _paged_records(self, context: Context | None) -> t.Iterator[dict]:
         """The SDK's page loop, except that when the first page tells how many follow, the
@@ -375,6 +460,20 @@ class HumanRESTStream(RESTStream[t.Any]):
             msg = f"Stream {self.name}: {reason}; grant the scope or set on_missing_scope=warn"
             raise ConfigError(msg) from None
         return False
+
+
+@dataclass
+class _Fetched:
+    """One partition fetched ahead: its records, or the error fetching it raised."""
+
+    since: str | None
+    records: list[dict]
+    guard: PageGuard
+    error: Exception | None = None
+
+
+def _key(context: Context | None) -> str:
+    return json.dumps(context, sort_keys=True, default=str)
 
 
 def _without_generic_failure_line(record: logging.LogRecord) -> bool:
