@@ -3,6 +3,7 @@ PYTHON ?= python3
 export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 MELTANO := .meltano-venv/bin/meltano
+BENCH_TARGET := .bench-venv/bin/target-jsonl
 
 .PHONY: install test demo bench lint clean
 
@@ -25,8 +26,16 @@ $(MELTANO): $(UV)
 	$(UV) venv --quiet --python 3.11 .meltano-venv
 	$(UV) pip install --quiet --python .meltano-venv/bin/python "meltano==4.4.1"
 
+$(BENCH_TARGET): $(UV)
+	$(UV) venv --quiet --python 3.11 .bench-venv
+	$(UV) pip install --quiet --python .bench-venv/bin/python "target-jsonl==0.1.4"
+
+# `make bench BENCH_ARGS="--records 20000 --runs 3"` for a quicker look.
+bench: install $(BENCH_TARGET)
+	$(UV) run python scripts/bench.py $(BENCH_ARGS)
+
 demo: install $(MELTANO)
 	$(UV) run python scripts/demo.py --meltano $(MELTANO)
 
 clean:
-	rm -rf .venv .tools .meltano-venv .meltano output
+	rm -rf .venv .tools .meltano-venv .bench-venv .meltano output

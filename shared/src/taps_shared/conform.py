@@ -86,10 +86,15 @@ class SchemaDrift:
         return f"Stream {self.stream}: schema drift: " + "; ".join(parts)
 
 
-class _Plan:
-    """What to do with records of one shape."""
+_ANY = frozenset(_TYPE_NAMES)
+_NONE = type(None)
+_SEEN_SHAPES = 4096  # value-type shapes remembered as checked, per record shape
 
-    __slots__ = ("booleans", "identity", "keep", "nested", "unknown")
+
+class _Plan:
+    """What records with one set of keys (in one order) need."""
+
+    __slots__ = ("allowed", "booleans", "checked", "identity", "keep", "nested", "unknown")
 
     def __init__(
         self,
@@ -97,17 +102,20 @@ class _Plan:
         nested: tuple[tuple[str, t.Callable[[t.Any], t.Any]], ...],
         booleans: tuple[str, ...],
         unknown: tuple[str, ...],
+        allowed: tuple[frozenset[type], ...],
     ) -> None:
         self.keep = keep  # the keys to keep, in order; None keeps all
         self.nested = nested  # keys whose values are conformed in turn
         self.booleans = booleans  # keys coerced the SDK's way: value != 0
-        self.unknown = unknown  # undeclared paths, counted for each record of this shape
+        self.unknown = unknown  # undeclared paths, counted for each record
+        self.allowed = allowed  # the value types each position may hold
+        self.checked: set[tuple[type, ...]] = set()  # value-type shapes that passed
         self.identity = keep is None and not nested and not booleans
 
 
 @dataclass
 class _Property:
-    types: frozenset[type] | None
+    types: frozenset[type]
     convert: t.Callable[[t.Any], t.Any] | None  # for dicts / lists that need conforming
     boolean: bool
 
@@ -138,43 +146,41 @@ class _ObjectConformer:
             if mask is not None and not mask[crumb]:
                 self.deselected.add(name)
                 continue
-            child_path = f"{path}{name}"
             self.properties[name] = _Property(
-                types=allowed_types(sub),
+                types=allowed_types(sub) or _ANY,
                 convert=_compile_value(
-                    sub, drift, on_drift, mask=mask, breadcrumb=crumb, path=child_path
+                    sub, drift, on_drift, mask=mask, breadcrumb=crumb, path=path + name
                 ),
                 boolean=_is_exclusive_boolean_type(sub),
             )
-        self._plans: dict[tuple[tuple[str, ...], tuple[type, ...]], _Plan] = {}
+        self._plans: dict[tuple[str, ...], _Plan] = {}
 
     def __call__(self, record: dict) -> dict:
-        shape = (tuple(record), tuple(map(type, record.values())))
-        plan = self._plans.get(shape) or self._learn(shape)
+        keys = tuple(record)
+        plan = self._plans.get(keys) or self._learn(keys)
+        types = tuple(map(type, record.values()))
+        if types not in plan.checked:
+            self._check(plan, keys, types)
         if plan.unknown:
             self.drift.unknown.update(plan.unknown)
         return record if plan.identity else self._apply(plan, record)
 
-    def conform_list(self, values: list) -> list:
+    def conform_list(self, values: t.Any) -> t.Any:
         """A list of these objects; the same list when no item changes (the usual case)."""
-        plans = self._plans
+        if type(values) is not list:
+            return values
         out = None
         for index, item in enumerate(values):
-            if type(item) is not dict:
-                continue
-            shape = (tuple(item), tuple(map(type, item.values())))
-            plan = plans.get(shape) or self._learn(shape)
-            if plan.unknown:
-                self.drift.unknown.update(plan.unknown)
-            if not plan.identity:
-                if out is None:
-                    out = list(values)
-                out[index] = self._apply(plan, item)
+            if type(item) is dict:
+                conformed = self(item)
+                if conformed is not item:
+                    if out is None:
+                        out = list(values)
+                    out[index] = conformed
         return values if out is None else out
 
-    def _learn(self, shape: tuple[tuple[str, ...], tuple[type, ...]]) -> _Plan:
-        plan = self._plans[shape] = self._plan(*shape)
-        return plan
+    def conform_object(self, value: t.Any) -> t.Any:
+        return self(value) if type(value) is dict else value
 
     @staticmethod
     def _apply(plan: _Plan, record: dict) -> dict:
@@ -183,23 +189,25 @@ class _ObjectConformer:
             out[key] = convert(out[key])
         for key in plan.booleans:
             value = out[key]
-            out[key] = None if value is None else value != 0
+            if value is not None and type(value) is not bool:
+                out[key] = value != 0
         return out
 
-    def _plan(self, keys: tuple[str, ...], types: tuple[type, ...]) -> _Plan:
-        """Learn what records of this shape need; check them for drift once."""
-        present = dict(zip(keys, types, strict=True))
+    def _learn(self, keys: tuple[str, ...]) -> _Plan:
+        """What records with these keys need; undeclared keys are drift."""
         for key in self.required:
-            if present.get(key, type(None)) is type(None):
+            if key not in keys:
                 msg = f"Stream {self.drift.stream}: a record has no primary key {key!r}"
                 raise ResponseError(msg)
         keep: list[str] = []
         nested = []
         booleans = []
         unknown = []
-        for key, kind in present.items():
+        allowed = []
+        for key in keys:
             spec = self.properties.get(key)
             if spec is None:
+                allowed.append(_ANY)
                 if key in self.deselected:
                     continue
                 unknown.append(self.path + key)
@@ -208,18 +216,32 @@ class _ObjectConformer:
                     keep.append(key)
                 continue
             keep.append(key)
-            if spec.types is not None and kind not in spec.types:
-                self._drifted(self.path + key, kind)
-            if spec.convert is not None and kind in (dict, list):
+            allowed.append(spec.types - {_NONE} if key in self.required else spec.types)
+            if spec.convert is not None:
                 nested.append((key, spec.convert))
-            elif spec.boolean and kind is not bool:
+            elif spec.boolean:
                 booleans.append(key)
-        return _Plan(
+        plan = self._plans[keys] = _Plan(
             keep=None if len(keep) == len(keys) else tuple(keep),
             nested=tuple(nested),
             booleans=tuple(booleans),
             unknown=tuple(unknown),
+            allowed=tuple(allowed),
         )
+        return plan
+
+    def _check(self, plan: _Plan, keys: tuple[str, ...], types: tuple[type, ...]) -> None:
+        """Check value types against the schema (once per shape of value types)."""
+        if not all(map(frozenset.__contains__, plan.allowed, types)):
+            for key, kind, allowed in zip(keys, types, plan.allowed, strict=True):
+                if kind in allowed:
+                    continue
+                if key in self.required:
+                    msg = f"Stream {self.drift.stream}: a record has no primary key {key!r}"
+                    raise ResponseError(msg)
+                self._drifted(self.path + key, kind)
+        if len(plan.checked) < _SEEN_SHAPES:
+            plan.checked.add(types)
 
     def _drifted(self, path: str, kind: type | None) -> None:
         """An undeclared field (kind None) or a value of a type the schema lacks."""
@@ -258,8 +280,15 @@ def _compile_value(
             item_node = _ObjectConformer(items, drift=drift, on_drift=on_drift, path=path + "[].")
             return item_node.conform_list
         if _is_exclusive_boolean_type(items):
-            return lambda values: [item if item is None else item != 0 for item in values]
+            return _booleans
     return None
+
+
+def _booleans(values: t.Any) -> t.Any:
+    """A list of booleans the SDK's way: each item, unless null, becomes `item != 0`."""
+    if type(values) is not list:
+        return values
+    return [item if item is None or type(item) is bool else item != 0 for item in values]
 
 
 def compile_conformer(

@@ -174,9 +174,14 @@ class HumanTap(Tap):
     # The SDK marks sync_all final but has no hook that runs once before the first stream;
     # the preflight must fail there, before any stream starts, with a single error line.
     def sync_all(self) -> None:  # type: ignore[misc]
-        self.preflight()
-        super().sync_all()
-        self.report_schema_drift()
+        try:
+            self.preflight()
+            super().sync_all()
+            self.report_schema_drift()
+        finally:
+            flush = getattr(self.message_writer, "flush", None)
+            if flush is not None:
+                flush()  # the records after the last STATE, even when the run failed
 
     def report_schema_drift(self) -> None:
         """One warning per stream whose records did not fit its schema."""
