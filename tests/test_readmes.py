@@ -20,6 +20,7 @@ from scripts import readme_tables
 
 ROOT = Path(__file__).parent.parent
 TAPS = readme_tables.taps()
+MELTANO = ROOT / ".meltano-venv" / "bin" / "meltano"
 
 # What the Hub's plugin-definition schema (meltano/hub, schemas/common/*.schema.json) and
 # Meltano's own setting kinds accept.
@@ -61,7 +62,7 @@ def info(tap: str) -> readme_tables.TapInfo:
 
 def test_every_tap_folder_is_documented():
     assert TAPS == ["tap-huma", "tap-humaans", "tap-humanapi", "tap-humanos", "tap-openhuman"]
-    assert set(readme_tables.HUB) == set(TAPS)
+    assert set(readme_tables.FACTS) == set(TAPS)
 
 
 @pytest.mark.parametrize("tap", TAPS)
@@ -70,6 +71,20 @@ def test_readme_and_hub_file_match_the_code(tap):
     assert not diffs, (
         "Out of date; run `uv run python scripts/readme_tables.py` and commit:\n" + "".join(diffs)
     )
+
+
+def test_root_readme_taps_table_matches_the_code():
+    diffs = readme_tables.drift(readme_tables.render_root([info(tap) for tap in TAPS]))
+    assert not diffs, (
+        "Out of date; run `uv run python scripts/readme_tables.py` and commit:\n" + "".join(diffs)
+    )
+
+
+def test_root_readme_installs_from_the_published_repository():
+    """The install examples name the repository the hub files point at."""
+    text = (ROOT / "README.md").read_text()
+    assert f"git+{readme_tables.REPO_URL}.git#subdirectory=shared" in text
+    assert f"{readme_tables.REPO_URL.replace('github.com', 'raw.githubusercontent.com')}/" in text
 
 
 @pytest.mark.parametrize("tap", TAPS)
@@ -201,3 +216,22 @@ def test_hub_kinds_follow_the_json_types():
     assert kind("x", {"type": ["string"], "format": "date-time"}) == "date_iso8601"
     assert kind("x", {"type": ["string"], "format": "date"}) == "date_iso8601"
     assert kind("start_date", {"type": ["string", "null"]}) == "date_iso8601"
+
+
+@pytest.mark.skipif(not MELTANO.exists(), reason="no Meltano here (make demo installs it)")
+def test_meltano_adds_each_tap_from_its_hub_file(tmp_path):
+    """`meltano add --from-ref tap-<x>/meltano-hub.yml` is how a team adopts a tap."""
+    (tmp_path / "meltano.yml").write_text(
+        "project_id: hub-file-test\nsend_anonymous_usage_stats: false\nplugins: {}\n"
+    )
+    for tap in TAPS:
+        hub_file = ROOT / tap / "meltano-hub.yml"
+        add = ["add", "--plugin-type", "extractor", tap, "--no-install", "--from-ref", hub_file]
+        subprocess.run([MELTANO, *add], cwd=tmp_path, capture_output=True, check=True)
+    project = yaml.safe_load((tmp_path / "meltano.yml").read_text())
+    added = {plugin["name"]: plugin for plugin in project["plugins"]["extractors"]}
+    assert set(added) == set(TAPS)
+    for tap in TAPS:
+        hub = yaml.safe_load((ROOT / tap / "meltano-hub.yml").read_text())
+        assert added[tap]["pip_url"] == hub["pip_url"]
+        assert [s["name"] for s in added[tap]["settings"]] == [s["name"] for s in hub["settings"]]
