@@ -1,0 +1,1 @@
+"""Examples of scheduling the taps as independent processes (see README.md here)."""
