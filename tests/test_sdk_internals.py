@@ -9,6 +9,7 @@ import pytest
 from singer_sdk.helpers import _state, _typing
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.plugin_base import PluginBase
+from singer_sdk.singerlib.encoding.simple import RecordMessage
 from singer_sdk.streams import rest
 from singer_sdk.streams.core import Stream
 
@@ -18,12 +19,19 @@ def source(function: object) -> str:
 
 
 PINS = {
-    # HumanRESTStream._generate_record_messages: the compiled conformer replaces the SDK's
-    # selection and conformance passes, which happen here.
-    "records are built in _generate_record_messages": lambda: (
-        "self._generate_record_messages(record)" in source(Stream._write_record_message)
+    # HumanRESTStream._write_record_message: the compiled conformer and the writer's
+    # write_record replace the SDK's selection pass, conformance pass and message object.
+    "records are written by _write_record_message": lambda: (
+        "self._write_record_message(record)" in source(Stream._sync_records)
+        and "self._generate_record_messages(record)" in source(Stream._write_record_message)
+        and "self.state_manager.is_flushed = False" in source(Stream._write_record_message)
         and "pop_deselected_record_properties" in source(Stream._generate_record_messages)
         and "conform_record_data_types" in source(Stream._generate_record_messages)
+    ),
+    "RecordMessage.to_dict is type, stream, record, version, time_extracted": lambda: (
+        '"type": "RECORD"' in source(RecordMessage.to_dict)
+        and 'result["version"] = self.version' in source(RecordMessage.to_dict)
+        and 'result["time_extracted"] = self.time_extracted' in source(RecordMessage.to_dict)
     ),
     # HumanRESTStream._process_record: skipped when there are no children and no context.
     "_process_record only adds partition keys and syncs children": lambda: (

@@ -20,9 +20,7 @@ from tests.taps import TAPS, _humaans_config
 
 def sdk_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """The plain SDK record path: its selection pass and its recursive conformance."""
-    monkeypatch.setattr(
-        HumanRESTStream, "_generate_record_messages", Stream._generate_record_messages
-    )
+    monkeypatch.setattr(HumanRESTStream, "_write_record_message", Stream._write_record_message)
     monkeypatch.setattr(HumanRESTStream, "_process_record", Stream._process_record)
 
 

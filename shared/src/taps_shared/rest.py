@@ -19,7 +19,6 @@ from functools import cached_property, partial
 from urllib.parse import urlsplit
 
 import requests
-import singer_sdk.singerlib as singer
 from singer_sdk import RESTStream
 from singer_sdk.helpers._state import get_state_if_exists
 from singer_sdk.helpers._util import utc_now
@@ -42,6 +41,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.pagination import BaseAPIPaginator
 
     from taps_shared.tap import HumanTap
+    from taps_shared.writer import BufferedMsgSpecWriter
 
 Fetch = t.Callable[[t.Any], tuple[requests.PreparedRequest, requests.Response]]
 
@@ -172,23 +172,21 @@ class HumanRESTStream(RESTStream[t.Any]):
         """What this stream's records said that its schema did not (so far)."""
         return self._conformer[1]
 
-    # The SDK (0.54.x) builds RECORD messages here, after a selection pass and a
-    # conformance pass that each walk the schema per value: one compiled conformer does
-    # both (taps_shared.conform). Records carry the time their page was fetched.
-    # tests/test_sdk_internals.py pins this override and the next one.
-    def _generate_record_messages(
-        self, record: dict
-    ) -> t.Generator[singer.RecordMessage, None, None]:
+    # The SDK (0.54.x) writes each record here, after a selection pass and a conformance
+    # pass that each walk the schema per value, and a message object per record: one
+    # compiled conformer (taps_shared.conform) and the writer's `write_record` do the same.
+    # Records carry the time their page was fetched. tests/test_sdk_internals.py pins this
+    # override and the next one.
+    def _write_record_message(self, record: dict) -> None:
         record = self._conformer[0](record)
+        writer = t.cast("BufferedMsgSpecWriter", self._tap.message_writer)
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:
-                yield singer.RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped,
-                    version=self._stream_version,
-                    time_extracted=self._part.extracted_at,
+                writer.write_record(
+                    stream_map.stream_alias, mapped, self._stream_version, self._part.extracted_at
                 )
+        self.state_manager.is_flushed = False
 
     def _process_record(
         self,

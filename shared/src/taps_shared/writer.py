@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+import typing as t
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.singerlib.encoding.simple import Message
 
 CHUNK = 1 << 16  # bytes of RECORD lines collected before one write
@@ -34,6 +35,18 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         self._write_pending()
         sys.stdout.buffer.write(line)
         sys.stdout.buffer.flush()
+
+    def write_record(
+        self, stream: str, record: dict, version: int | None, time_extracted: t.Any
+    ) -> None:
+        """A RECORD message, as `RecordMessage.to_dict()` has it, without the object."""
+        message: dict[str, t.Any] = {"type": "RECORD", "stream": stream, "record": record}
+        if version is not None:
+            message["version"] = version
+        message["time_extracted"] = time_extracted
+        self._pending += serialize_jsonl(message)
+        if len(self._pending) >= CHUNK:
+            self._write_pending()
 
     def flush(self) -> None:
         """Write and flush whatever is pending (at the end of a run, or of a failed one)."""
