@@ -102,3 +102,13 @@ def test_in_order_keeps_at_most_workers_tasks_ahead_and_cancels_the_rest_on_clos
     results.close()
     time.sleep(0.05)
     assert len(started) <= 1 + 3
+
+
+def test_parallel_users_keep_each_users_records_and_state_as_a_serial_run_does():
+    case = next(case for case in TAPS if case.name == "humanapi")
+    with case.emulator() as emulator:
+        config = case.config(emulator, page_size=5, wellness_mode="per_user")
+        serial = sync(case.tap_class, {**config, **SERIAL})
+        parallel = sync(case.tap_class, {**config, **PARALLEL})
+    assert sum(map(len, serial.records.values())) > 200
+    assert records_and_states(parallel) == records_and_states(serial)
