@@ -12,7 +12,7 @@ import re
 import threading
 
 MASK = "****"
-_MIN_SECRET_LENGTH = 4
+MIN_SECRET_LENGTH = 4
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
@@ -33,7 +33,7 @@ def register(*values: object) -> None:
         for value in values:
             if (
                 isinstance(value, str)
-                and len(value) >= _MIN_SECRET_LENGTH
+                and len(value) >= MIN_SECRET_LENGTH
                 and value not in _secrets
             ):
                 _secrets.add(value)
