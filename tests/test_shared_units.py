@@ -36,6 +36,10 @@ def test_registered_secrets_are_masked_everywhere_in_text():
         ("sent bearer eyJhbGciOiJIUzI1NiJ9.e30.x", "sent bearer ****"),
         ("/cb?code=1&access_token=abc123&state=2", "/cb?code=1&access_token=****&state=2"),
         ("client_secret=s3cr3t", "client_secret=****"),
+        (  # the sentence around the credential keeps its closing brackets
+            "503 (Unavailable (you sent authorization: Bearer abc.def))",
+            "503 (Unavailable (you sent authorization: Bearer ****))",
+        ),
         ("nothing to hide here", "nothing to hide here"),
     ],
 )

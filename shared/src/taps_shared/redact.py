@@ -19,7 +19,7 @@ _pattern: re.Pattern[str] | None = None
 
 # Credentials that can show up in text even when we never saw the value ourselves.
 _GENERIC = re.compile(
-    r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic|token)?\s*[^\s,;'\"}]+"
+    r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic|token)?\s*[^\s,;'\")}\]]+"
     r"|(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"
     r"|((?:access_token|refresh_token|client_secret|api_key|apikey|token|signature|sig)=)[^&\s'\"]+"
 )
