@@ -70,12 +70,13 @@ def _without_sent_credentials(text: str, response: requests.Response) -> str:
     values += [
         v for k, v in parse_qsl(urlsplit(request.url or "").query) if _CREDENTIAL_NAME.search(k)
     ]
-    for value in values:
-        value = str(value)
+    for value in map(str, values):
+        parts = [value]  # the whole value, then the credential after its scheme
         if value.lower().startswith(_SCHEMES):
-            value = value.split(" ", 1)[1].strip()
-        if len(value) >= redact.MIN_SECRET_LENGTH:
-            text = text.replace(value, redact.MASK)
+            parts.append(value.split(" ", 1)[1].strip())
+        for part in parts:
+            if len(part) >= redact.MIN_SECRET_LENGTH:
+                text = text.replace(part, redact.MASK)
     return text
 
 
