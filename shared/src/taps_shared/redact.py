@@ -31,11 +31,7 @@ def register(*values: object) -> None:
     with _lock:
         added = False
         for value in values:
-            if (
-                isinstance(value, str)
-                and len(value) >= MIN_SECRET_LENGTH
-                and value not in _secrets
-            ):
+            if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH and value not in _secrets:
                 _secrets.add(value)
                 added = True
         if added:
