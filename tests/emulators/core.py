@@ -254,14 +254,14 @@ def default_error_body(status: int) -> bytes:
 
 
 #: Request headers and query/body fields whose values are credentials, by name fragment.
-_CREDENTIAL_NAMES = re.compile(r"(?i)auth|token|key|secret|sign|password|cookie|session")
+CREDENTIAL_NAMES = re.compile(r"(?i)auth|token|key|secret|sign|password|cookie|session")
 
 
 def request_credentials(request: Request) -> list[tuple[str, str]]:
     """(name, value) of everything credential-like the request carried: headers, query
     parameters and form or JSON body fields whose names look like credentials."""
-    found = [(k, v) for k, v in request.headers.items() if _CREDENTIAL_NAMES.search(k)]
-    found += [(k, v) for k, vs in request.query.items() if _CREDENTIAL_NAMES.search(k) for v in vs]
+    found = [(k, v) for k, v in request.headers.items() if CREDENTIAL_NAMES.search(k)]
+    found += [(k, v) for k, vs in request.query.items() if CREDENTIAL_NAMES.search(k) for v in vs]
     fields: dict[str, Any] = {}
     ctype = (request.header("content-type") or "").split(";")[0].strip().lower()
     with contextlib.suppress(ValueError, UnicodeDecodeError):
@@ -270,7 +270,7 @@ def request_credentials(request: Request) -> list[tuple[str, str]]:
             fields = parsed if isinstance(parsed, dict) else {}
         elif ctype == "application/x-www-form-urlencoded":
             fields = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
-    found += [(k, str(v)) for k, v in fields.items() if _CREDENTIAL_NAMES.search(k)]
+    found += [(k, str(v)) for k, v in fields.items() if CREDENTIAL_NAMES.search(k)]
     return found
 
 
