@@ -65,6 +65,17 @@ def render(trials: list[dict]) -> str:
         "*tried / held*; `-` means that suite did not run. A fault counts once per time it",
         "actually fired (a fault armed on every endpoint of a sync counts once per endpoint).",
         "",
+        "- **faults** (tests/test_reliability_faults.py): per tap and fault kind, one sync with",
+        "  the fault armed on every endpoint the clean sync called (each stream's own, the",
+        "  token endpoint, the connection check), firing on that endpoint's middle request;",
+        "  records and final state must equal the clean run's. A burst longer than the retry",
+        "  budget must end the CLI run in one line naming stream and status, its last STATE",
+        "  resuming to the full dataset; a token endpoint down mid-sync must name the stream.",
+        "- **secret scans** (tests/test_reliability_secrets.py): one CLI run per tap and auth",
+        "  mode at DEBUG through every fault kind and a final burst, against an emulator that",
+        "  echoes the credentials it received; no configured secret, minted token, signature",
+        "  or Authorization value may appear in stdout or stderr.",
+        "",
     ]
     for tap in taps:
         heading = f"tap-{tap}" if tap in TAPS else tap
@@ -72,14 +83,16 @@ def render(trials: list[dict]) -> str:
         out += [f"| {label} | {cell(per_tap[tap].get(c))} |" for c, label in CATEGORIES.items()]
         out.append("")
     if faults:
+        columns = [t for t in taps if "faults" in per_tap[t]]
         out += [
             "## Faults fired / survived, by kind",
             "",
-            "| fault | " + " | ".join(taps) + " |",
-            "|---|" + "---|" * len(taps),
+            "| fault | " + " | ".join(columns) + " |",
+            "|---|" + "---|" * len(columns),
         ]
         for name in faults:
-            out.append(f"| {name} | " + " | ".join(cell(faults[name].get(t)) for t in taps) + " |")
+            row = " | ".join(cell(faults[name].get(t)) for t in columns)
+            out.append(f"| {name} | {row} |")
         out.append("")
     totals = [sum(per_tap[t][c][i] for t in taps for c in per_tap[t]) for i in (0, 1)]
     out.append(f"**Total: {totals[0]} tried, {totals[1]} held.**")

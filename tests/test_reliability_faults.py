@@ -145,7 +145,8 @@ def test_a_burst_beyond_the_retry_budget_fails_in_one_line_and_resumes(tap: str)
     case, run = canary.case, canary.run
     clean = clean_run(case, canary.size)
     endpoint = clean.endpoint_of(canary.burst_path)
-    with reliability.trial(tap, "faults", "burst beyond the retry budget"):
+    with reliability.trial(tap, "faults", "burst beyond the retry budget") as outcome:
+        outcome.count = canary.burst.fired
         assert endpoint is not None and endpoint in clean.stream_endpoints, canary.burst_path
         assert canary.burst.fired == CANARY_RETRIES + 1, "every attempt, then it gives up"
         assert run.returncode != 0
