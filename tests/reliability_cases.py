@@ -461,6 +461,10 @@ def _api_key_mode(config: dict) -> dict:
 CANARY_VARIANTS = [
     *(CanaryVariant(name, case) for name, case in CASES.items()),
     CanaryVariant("openhuman", CASES["openhuman"], "API key", _api_key_mode, tokens=False),
+    # client id and secret as HTTP Basic credentials: their base64 pair is a secret too
+    CanaryVariant(
+        "huma", CASES["huma"], "client_auth=basic", lambda c: {**c, "client_auth": "basic"}
+    ),
 ]
 
 
