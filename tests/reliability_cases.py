@@ -58,8 +58,8 @@ class TapCase:
     make_config: t.Callable[[t.Any], dict]
     #: Path of the token endpoint, for the taps that mint tokens.
     token_path: str | None = None
-    #: Invalidate every access token the emulator issued (token-based taps only).
-    revoke: t.Callable[[t.Any], None] | None = None
+    #: Make every access token the emulator issued expire now (token-based taps only).
+    expire: t.Callable[[t.Any], None] | None = None
     #: The paths whose requests carry a minted (revocable) access token, as a regex.
     token_api: str | None = None
     #: The token endpoint spends the refresh token it is given (strict rotation): a token
@@ -146,7 +146,7 @@ CASES: dict[str, TapCase] = {
             _huma_config,
             canary_size=12,
             token_path="/auth/oauth/token",
-            revoke=lambda e: e.revoke_all_tokens(),
+            expire=lambda e: e.expire_all_tokens(),
             token_api=r"(?!/auth/).*",
         ),
         TapCase(
@@ -164,7 +164,7 @@ CASES: dict[str, TapCase] = {
             lambda **o: openhuman.OpenHumanEmulator(**{"seed": 7, "size": 3, **o}),
             _openhuman_config,
             token_path="/oauth/token",
-            revoke=lambda e: e.revoke_access_tokens(),
+            expire=lambda e: e.expire_access_tokens(),
             token_api=r"/v1/.*",
             rotates_refresh_token=True,
         ),
@@ -177,7 +177,7 @@ CASES: dict[str, TapCase] = {
             ),
             _humanapi_config,
             token_path="/v1/connect/token",
-            revoke=lambda e: e.revoke_tokens(),
+            expire=lambda e: e.expire_tokens(),
             token_api=r"/v1/human(/.*)?",
         ),
     )
@@ -256,8 +256,8 @@ class FaultKind:
     options: t.Callable[[float], dict[str, t.Any]] = lambda _timeout: {}
     #: The server handles the request before the fault loses its response.
     after_dispatch: bool = False
-    #: Token expiry: the fault invalidates the tap's access tokens.
-    revokes: bool = False
+    #: Token expiry: the fault makes the tap's access tokens expire.
+    expires: bool = False
 
 
 def _status(status: int, **headers: str) -> t.Callable[[float], dict[str, t.Any]]:
@@ -289,14 +289,14 @@ FAULTS: dict[str, FaultKind] = {
     "HTML 200 page from a proxy": FaultKind(
         "status", lambda _t: {"status": 200, "headers": HTML, "body": PORTAL_PAGE}
     ),
-    "access token expiring mid-sync": FaultKind("call", revokes=True),
+    "access token expiring mid-sync": FaultKind("call", expires=True),
 }
 
 
 def fault_applies(case: TapCase, fault: FaultKind, endpoint: Endpoint) -> bool:
     """Whether `fault` is armed on `endpoint` in the matrix."""
     on_token_endpoint = endpoint.name == case.token_path
-    if fault.revokes:
+    if fault.expires:
         # only a request that carries a minted token can meet an expired one
         return not on_token_endpoint and case.uses_minted_token(example_path(endpoint))
     # Strict rotation spends the refresh token when the server answers: an answer lost
@@ -360,7 +360,7 @@ CANARY_TIMEOUT = 1  # request_timeout's minimum: the read-timeout fault costs on
 #: Each fault kind fires on every other request (the one between is its retry's), so no
 #: request meets two; the burst starts after the last of them.
 CANARY_SPACING = 2
-CANARY_SEQUENCE = [name for name, fault in FAULTS.items() if not fault.revokes]
+CANARY_SEQUENCE = [name for name, fault in FAULTS.items() if not fault.expires]
 BURST_AFTER = CANARY_SPACING * len(CANARY_SEQUENCE) + 8
 #: Response fields that carry credentials the emulator minted.
 _MINTED = re.compile(r"(?i)token|secret|key|signature|password")
@@ -477,9 +477,9 @@ def arm_canary(variant: CanaryVariant, emulator: t.Any) -> tuple[dict[str, Fault
         armed["503 on the token endpoint"] = faults.add(
             "status", status=503, headers={"Retry-After": "0"}, pattern=re.escape(case.token_path)
         )
-    if variant.tokens and case.revoke is not None and case.token_api:
+    if variant.tokens and case.expire is not None and case.token_api:
         armed["access token expiring mid-sync"] = faults.add(
-            "call", action=lambda: case.revoke(emulator), pattern=case.token_api, after=3
+            "call", action=lambda: case.expire(emulator), pattern=case.token_api, after=3
         )
     for index, name in enumerate(CANARY_SEQUENCE):
         fault = FAULTS[name]

@@ -53,7 +53,7 @@ MATRIX = [
     pytest.param(tap, name, id=f"{tap}-{name.replace(' ', '_')}")
     for tap, case in CASES.items()
     for name, fault in FAULTS.items()
-    if not fault.revokes or case.revoke is not None
+    if not fault.expires or case.expire is not None
 ]
 
 
@@ -73,8 +73,8 @@ def test_a_fault_on_every_endpoint_leaves_records_and_state_unchanged(
             if not fault_applies(case, fault, endpoint):
                 continue
             options = fault.options(TIMEOUT_S)
-            if fault.revokes:
-                options["action"] = lambda: case.revoke(emulator)  # type: ignore[misc]
+            if fault.expires:
+                options["action"] = lambda: case.expire(emulator)  # type: ignore[misc]
             armed[endpoint] = emulator.server.faults.add(
                 fault.kind, pattern=endpoint.pattern, after=endpoint.clean_requests // 2, **options
             )
@@ -83,7 +83,7 @@ def test_a_fault_on_every_endpoint_leaves_records_and_state_unchanged(
         assert {e.name: f.fired for e, f in armed.items()} == {e.name: 1 for e in armed}
         assert result.records == clean.result.records
         assert result.final_state == clean.result.final_state
-        for endpoint in armed if fault.revokes else ():
+        for endpoint in armed if fault.expires else ():
             statuses = [r.status for r in emulator.server.requests if endpoint.matches(r.path)]
             assert 401 in statuses, f"{endpoint.name}: the expired token was refused"
 
@@ -96,11 +96,11 @@ def test_the_matrix_reaches_every_stream_of_every_tap() -> None:
         streams = clean.stream_endpoints
         assert streams and all(e.clean_requests for e in clean.endpoints), case.name
         for name, fault in FAULTS.items():
-            if fault.revokes and case.revoke is None:
+            if fault.expires and case.expire is None:
                 continue
             hit = {e.name for e in clean.endpoints if fault_applies(case, fault, e)}
             needed = {e.name for e in streams}
-            if fault.revokes:
+            if fault.expires:
                 needed = {e.name for e in streams if case.uses_minted_token(example_path(e))}
                 assert needed, case.name
             assert needed <= hit, (case.name, name, needed - hit)
@@ -182,9 +182,9 @@ def test_a_token_endpoint_down_mid_sync_fails_naming_the_stream(tap: str) -> Non
             tokens = [i for i, path in enumerate(clean.paths) if path == case.token_path]
             if len(tokens) > 1:  # a token per user: the second user's first one fails
                 stream = clean.endpoint_of(clean.paths[tokens[1] + 1])
-            else:  # one token: the API refuses it mid-sync, and its renewal fails
+            else:  # one token: it expires mid-sync, and its renewal fails
                 stream = sorted(clean.stream_endpoints, key=lambda e: e.first)[-1]
-                faults.add("call", action=lambda: case.revoke(emulator), pattern=stream.pattern)
+                faults.add("call", action=lambda: case.expire(emulator), pattern=stream.pattern)
             burst = faults.add(
                 "status",
                 status=503,

@@ -48,7 +48,7 @@ def test_a_debug_run_through_every_fault_prints_no_secret(label: str, mode: str)
         kinds = set(run.secrets.values())
         assert any(k.startswith("setting ") for k in kinds), kinds
         assert any("authorization" in k for k in kinds), kinds
-        if run.case.token_path and run.case.revoke and "api_key" not in run.config:
+        if run.case.token_path and run.case.expire and "api_key" not in run.config:
             assert any(k.startswith("response ") for k in kinds), kinds  # minted tokens
         if run.config.get("client_auth") == "basic":
             assert any("Basic credential" in k for k in kinds), kinds
