@@ -23,7 +23,7 @@ from email.utils import formatdate
 
 import pytest
 
-from taps_shared.errors import RetriesExhaustedError, one_line
+from taps_shared.errors import ConfigError, RetriesExhaustedError, one_line
 from taps_shared.retry import RetryPolicy
 from taps_shared.tap import HumanTap
 from tests import reliability
@@ -198,3 +198,22 @@ def test_a_token_endpoint_down_mid_sync_fails_naming_the_stream(tap: str) -> Non
         line = one_line(failure.value)
         assert stream is not None and line.startswith(f"{stream.name}: "), line
         assert "token request: POST" in line and "503" in line and "gave up" in line, line
+
+
+@pytest.mark.usefixtures("fast_retries")
+def test_a_lost_token_response_under_strict_rotation_fails_in_one_clear_line() -> None:
+    """The matrix leaves out response-losing faults on OpenHuman's token endpoint: the
+    server spends the refresh token as it answers, so when the answer is lost no client
+    can replay the exchange. The run must then stop at once with a line telling the user
+    to re-authorize, not retry or print a traceback."""
+    case = CASES["openhuman"]
+    with reliability.trial("openhuman", "faults", "lost token response (rotation)") as outcome:
+        with case.emulator() as emulator:
+            lost = emulator.server.faults.add("cut", pattern=re.escape(case.token_path))
+            with pytest.raises(ConfigError) as failure:
+                sync(case.tap_class, case.config(emulator))
+            grants = [r["ok"] for r in emulator.token_requests]
+        outcome.count = lost.fired
+        assert grants == [True, False], "the exchange happened once, its replay was refused"
+        line = one_line(failure.value)
+        assert "re-authorize" in line and "400" in line, line
