@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 MELTANO := .meltano-venv/bin/meltano
 BENCH_TARGET := .bench-venv/bin/target-jsonl
 
-.PHONY: install test demo bench lint clean
+.PHONY: install test reliability demo bench lint clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -16,6 +16,15 @@ install: $(UV)
 
 test: install
 	$(UV) run pytest
+
+# The reliability suite alone, then its report: printed and written to tests/RELIABILITY.md.
+reliability: install
+	@log=$$(mktemp); \
+	RELIABILITY_LOG=$$log $(UV) run pytest -q tests/test_reliability_*.py; \
+	status=$$?; \
+	$(UV) run python scripts/reliability_report.py $$log --output tests/RELIABILITY.md || status=1; \
+	rm -f $$log; \
+	exit $$status
 
 lint: install
 	$(UV) run ruff check .

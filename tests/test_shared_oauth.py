@@ -12,7 +12,7 @@ import orjson
 import pytest
 import requests
 
-from taps_shared.errors import ConfigError, UnauthorizedError
+from taps_shared.errors import ConfigError, RetriesExhaustedError, UnauthorizedError
 from taps_shared.oauth import ClientCredentialsAuth
 from taps_shared.responses import check_response
 from taps_shared.retry import RetryPolicy, with_retries
@@ -189,6 +189,19 @@ def test_token_endpoint_faults_are_retried(api):
     server.faults.add("reset", path="/token", times=1)
     assert call(server, make_auth(server)).status_code == 200
     assert len(app.minted) == 1
+
+
+def test_a_token_endpoint_that_never_recovers_names_the_call_it_was_for(api):
+    """Found by issue 8: a token request that runs out of retries while authenticating an
+    API call must still say which call (in a tap: which stream) failed, not only the token
+    request."""
+    _app, server = api
+    server.faults.add("status", status=503, path="/token", times=-1)
+    with pytest.raises(RetriesExhaustedError) as info:
+        call(server, make_auth(server))
+    message = str(info.value)
+    assert message.startswith(f"{server.base_url}/data: OAuth token request: POST /token ")
+    assert "returned 503" in message and message.endswith("gave up after 3 attempts")
 
 
 def test_wrong_secret_is_one_clear_line_without_the_secret(api):

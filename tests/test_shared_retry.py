@@ -228,3 +228,21 @@ def test_an_exhausted_rate_limit_window_holds_requests_until_it_resets():
     assert 0.3 <= time.monotonic() - started < 1.5
     limiter.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "0.2"})  # a delta
     assert 0.1 <= limiter.acquire() <= 0.3
+
+
+def test_an_api_message_never_repeats_the_credentials_the_request_sent(server):
+    """A server that echoes the request's credentials into its error message (found by
+    the canary, issue 8): per-request values such as an HMAC signature are never
+    registered as secrets, so the message is masked with what this request sent."""
+    signature = "9f2c4e1ab07d5c3e8f6a2b1d0c9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e"
+    sent = {"X-Signature": signature, "X-Api-Key": "unregistered-key-4471", "X-Timestamp": "17"}
+    server.echo_credentials = True
+    server.faults.add("status", status=400, body={"message": "Invalid signature"})
+    session = requests.Session()
+    response = session.get(f"{server.base_url}/x?sig=abc&page=2", headers=sent, timeout=2)
+    with pytest.raises(HTTPStatusError) as info:
+        check_response(response, "test")
+    text = str(info.value)
+    assert signature not in text and "unregistered-key-4471" not in text
+    assert info.value.api_message.startswith("Invalid signature (you sent ")
+    assert "x-signature: ****" in info.value.api_message

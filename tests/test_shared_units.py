@@ -8,12 +8,14 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
+import requests
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib.messages import RecordMessage, StateMessage
 
 from taps_shared import redact
 from taps_shared.dates import normalise_timestamp, parse_datetime, to_iso_z
 from taps_shared.errors import ConfigError
+from taps_shared.tap import PerAttemptAuthSession
 from taps_shared.urls import check_base_url
 from taps_shared.writer import BufferedMsgSpecWriter
 
@@ -36,6 +38,10 @@ def test_registered_secrets_are_masked_everywhere_in_text():
         ("sent bearer eyJhbGciOiJIUzI1NiJ9.e30.x", "sent bearer ****"),
         ("/cb?code=1&access_token=abc123&state=2", "/cb?code=1&access_token=****&state=2"),
         ("client_secret=s3cr3t", "client_secret=****"),
+        (  # the sentence around the credential keeps its closing brackets
+            "503 (Unavailable (you sent authorization: Bearer abc.def))",
+            "503 (Unavailable (you sent authorization: Bearer ****))",
+        ),
         ("nothing to hide here", "nothing to hide here"),
     ],
 )
@@ -150,3 +156,21 @@ def test_buffered_writer_writes_what_msgspec_writes_and_flushes_only_state(monke
     expected = b"".join(bytes(MsgSpecWriter().format_message(m)) for m in messages)
     assert out.buffer.getvalue() == expected
     assert out.flushes == 1
+
+
+def test_preparing_a_request_never_runs_the_authenticator():
+    """Issue 8: authenticators run once per attempt, inside the retry loop. The SDK's
+    `session.auth = authenticator` is ignored: a token minted at preparation would fail
+    outside any retry loop, without naming its stream, and every request was signed twice."""
+    calls: list[requests.PreparedRequest] = []
+
+    def authenticate(request: requests.PreparedRequest) -> requests.PreparedRequest:
+        calls.append(request)
+        request.headers["Authorization"] = "Bearer x"
+        return request
+
+    session = PerAttemptAuthSession()
+    session.auth = authenticate
+    prepared = session.prepare_request(requests.Request("GET", "http://127.0.0.1/x"))
+    assert session.auth is None
+    assert calls == [] and "Authorization" not in prepared.headers

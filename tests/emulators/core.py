@@ -9,6 +9,7 @@ no knowledge of any particular API: an emulator is just an ``app`` callable that
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import struct
 import threading
@@ -33,10 +34,12 @@ __all__ = [
     "Request",
     "RequestLog",
     "Response",
+    "echo_credentials",
     "json_response",
+    "request_credentials",
 ]
 
-FAULT_KINDS = frozenset({"status", "reset", "delay", "truncate"})
+FAULT_KINDS = frozenset({"status", "reset", "delay", "truncate", "cut", "call"})
 
 
 @dataclass
@@ -111,10 +114,15 @@ class Fault:
     after: int = 0
     skipped: int = 0
     fired: int = 0
+    pattern: re.Pattern[str] | None = None
+    action: Callable[[], object] | None = None
 
     def matches(self, path: str) -> bool:
-        """Whether this fault concerns ``path`` (prefix match; None matches everything)."""
-        return self.path is None or path.startswith(self.path)
+        """Whether this fault concerns ``path``: it starts with ``path`` (None: any) and
+        matches ``pattern`` in full (None: any)."""
+        if self.path is not None and not path.startswith(self.path):
+            return False
+        return self.pattern is None or self.pattern.fullmatch(path) is not None
 
     @property
     def exhausted(self) -> bool:
@@ -140,25 +148,34 @@ class FaultSwitch:
         path: str | None = None,
         times: int = 1,
         after: int = 0,
+        pattern: str | None = None,
+        action: Callable[[], object] | None = None,
     ) -> Fault:
         """Arm a fault.
 
         kind: ``"status"`` replies with ``status``/``headers``/``body`` instead of routing;
         ``"reset"`` aborts the TCP connection (RST, no response); ``"delay"`` sleeps
         ``delay_s`` and then serves normally; ``"truncate"`` sends the full Content-Length but
-        only half of the body, then closes. ``path`` is a path prefix (None = any path),
-        ``after`` lets that many matching requests through first, ``times`` is how many
-        requests get the fault (-1 = forever).
+        only half of the body, then closes; ``"cut"`` sends a well-framed response whose
+        body is only the first half of the real one (a 200 with truncated JSON);
+        ``"call"`` runs ``action()`` (revoke the tokens, say) and then serves normally.
+        ``path`` is a path prefix (None = any path), ``pattern`` a regular expression the
+        whole path must match (None = any), ``after`` lets that many matching requests
+        through first, ``times`` is how many requests get the fault (-1 = forever).
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
         if kind == "status" and status is None:
             raise ValueError("a 'status' fault needs status=")
+        if kind == "call" and action is None:
+            raise ValueError("a 'call' fault needs action=")
         if times == 0 or times < -1:
             raise ValueError("times must be positive or -1 (forever)")
         if after < 0 or delay_s < 0:
             raise ValueError("after and delay_s must not be negative")
         fault = Fault(kind, status, headers, body, delay_s, path, times, after)
+        fault.pattern = re.compile(pattern) if pattern is not None else None
+        fault.action = action
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -236,6 +253,61 @@ def default_error_body(status: int) -> bytes:
     return orjson.dumps({"error": {"code": status, "message": _reason(status)}})
 
 
+#: Request headers and query/body fields whose values are credentials, by name fragment.
+CREDENTIAL_NAMES = re.compile(r"(?i)auth|token|key|secret|sign|password|cookie|session")
+
+
+def request_credentials(request: Request) -> list[tuple[str, str]]:
+    """(name, value) of everything credential-like the request carried: headers, query
+    parameters and form or JSON body fields whose names look like credentials."""
+    found = [(k, v) for k, v in request.headers.items() if CREDENTIAL_NAMES.search(k)]
+    found += [(k, v) for k, vs in request.query.items() if CREDENTIAL_NAMES.search(k) for v in vs]
+    fields: dict[str, Any] = {}
+    ctype = (request.header("content-type") or "").split(";")[0].strip().lower()
+    with contextlib.suppress(ValueError, UnicodeDecodeError):
+        if ctype == "application/json" and request.body:
+            parsed = orjson.loads(request.body)
+            fields = parsed if isinstance(parsed, dict) else {}
+        elif ctype == "application/x-www-form-urlencoded":
+            fields = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+    found += [(k, str(v)) for k, v in fields.items() if CREDENTIAL_NAMES.search(k)]
+    return found
+
+
+def echo_credentials(request: Request, response: Response) -> Response:
+    """The response a careless server sends: every credential of the request copied into
+    response headers (``X-Echo-<name>``) and, for errors, into the error message itself,
+    where a client that logs the API's message would print it."""
+    found = request_credentials(request)
+    if not found:
+        return response
+    headers = dict(response.headers)
+    for name, value in found:
+        headers[f"X-Echo-{name}"] = value.replace("\r", " ").replace("\n", " ")
+    body = response.body
+    if response.status >= 400:
+        text = "; ".join(f"{name}: {value}" for name, value in found)
+        body = _echo_into_body(body, f"(you sent {text})")
+    return Response(response.status, body, headers)
+
+
+def _echo_into_body(body: bytes, echo: str) -> bytes:
+    """``echo`` appended to the error message of a JSON body, or to any other body."""
+    try:
+        parsed = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return body + b" " + echo.encode()
+    target = parsed["error"] if isinstance(parsed.get("error"), dict) else parsed
+    keys = [k for k in ("message", "error_description", "detail") if isinstance(target.get(k), str)]
+    for key in keys or ["message"]:
+        target[key] = f"{target.get(key, '')} {echo}".strip()
+    if isinstance(parsed.get("error"), str):
+        parsed["error"] = f"{parsed['error']} {echo}"
+    return orjson.dumps(parsed)
+
+
 def _as_bytes(body: bytes | str | dict[str, Any] | list[Any]) -> bytes:
     if isinstance(body, bytes):
         return body
@@ -295,6 +367,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.delay_s)
+        if fault is not None and fault.kind == "call":
+            assert fault.action is not None
+            fault.action()
         if owner.latency_ms:
             time.sleep(owner.latency_ms / 1000.0)
 
@@ -305,11 +380,17 @@ class _Handler(BaseHTTPRequestHandler):
             response.headers.setdefault("Content-Type", "application/json")
         else:
             response = owner.dispatch(request)
+        if owner.echo_credentials:
+            response = echo_credentials(request, response)
         owner._log(request, response.status, arrived)
         if fault is not None and fault.kind == "truncate":
             self.close_connection = True
             self._send(response, truncate=True)
             return
+        if fault is not None and fault.kind == "cut":
+            half = response.body[: len(response.body) // 2]
+            headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+            response = Response(response.status, half, headers)
         if self.command == "HEAD":
             headers = {**response.headers, "Content-Length": str(len(response.body))}
             response = Response(response.status, b"", headers)
@@ -367,7 +448,9 @@ class EmulatorServer:
     """Threaded HTTP/1.1 server running ``app`` on a background thread.
 
     Records every request in ``requests`` and applies ``faults`` before routing, so tests
-    can both assert on client behaviour and provoke failures.
+    can both assert on client behaviour and provoke failures. ``echo_credentials`` (also
+    settable while running) makes it the careless server of a secret-leak canary: see
+    :func:`echo_credentials`.
     """
 
     def __init__(
@@ -378,12 +461,14 @@ class EmulatorServer:
         port: int = 0,
         latency_ms: int = 0,
         error_body: Callable[[int], bytes] = default_error_body,
+        echo_credentials: bool = False,
     ) -> None:
         self.app = app
         self.host = host
         self.port = port
         self.latency_ms = latency_ms
         self.error_body = error_body
+        self.echo_credentials = echo_credentials
         self.faults = FaultSwitch()
         self.requests: list[RequestLog] = []
         self.errors: list[BaseException] = []

@@ -1408,6 +1408,13 @@ class HumaEmulator(Emulator):
         with self._lock:
             self._tokens.clear()
 
+    def expire_all_tokens(self) -> None:
+        """Every token issued so far expires now: the next API call with one gets 401
+        "Access token expired" (as if its ``token_ttl`` had run out early)."""
+        now = time.monotonic()
+        with self._lock:
+            self._tokens = dict.fromkeys(self._tokens, now)
+
     def _mint(self) -> dict[str, Any]:
         token = secrets.token_urlsafe(32)
         with self._lock:

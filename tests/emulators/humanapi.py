@@ -1325,6 +1325,12 @@ class HumanApiEmulator(Emulator):
         with self._lock:
             self._tokens.clear()
 
+    def expire_tokens(self) -> None:
+        """Every access token issued so far expires now (401 on its next use)."""
+        now = time.monotonic()
+        with self._lock:
+            self._tokens = {k: _Token(v.human_id, now) for k, v in self._tokens.items()}
+
     def records(self, stream: str) -> list[dict[str, Any]]:
         """Every user's records of a data stream, as served (in user order)."""
         return [r for u in self.users for r in self.data[stream][u["humanId"]]]

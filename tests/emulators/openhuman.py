@@ -631,6 +631,14 @@ class OpenHumanEmulator(Emulator):
         with self._lock:
             self._access.clear()
 
+    def expire_access_tokens(self) -> None:
+        """Every access token issued so far expires now: its next use gets 401
+        ``token_expired``; refresh tokens stay valid."""
+        now = time.monotonic()
+        with self._lock:
+            for access in self._access.values():
+                access.expires = now
+
     def reset_rate_limits(self) -> None:
         """Start a fresh rate-limit window for every credential."""
         with self._lock:

@@ -12,14 +12,14 @@ import re
 import threading
 
 MASK = "****"
-_MIN_SECRET_LENGTH = 4
+MIN_SECRET_LENGTH = 4
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 
 # Credentials that can show up in text even when we never saw the value ourselves.
 _GENERIC = re.compile(
-    r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic|token)?\s*[^\s,;'\"}]+"
+    r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic|token)?\s*[^\s,;'\")}\]]+"
     r"|(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"
     r"|((?:access_token|refresh_token|client_secret|api_key|apikey|token|signature|sig)=)[^&\s'\"]+"
 )
@@ -31,11 +31,7 @@ def register(*values: object) -> None:
     with _lock:
         added = False
         for value in values:
-            if (
-                isinstance(value, str)
-                and len(value) >= _MIN_SECRET_LENGTH
-                and value not in _secrets
-            ):
+            if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH and value not in _secrets:
                 _secrets.add(value)
                 added = True
         if added:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import typing as t
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 import requests
@@ -21,6 +22,9 @@ _MESSAGE_KEYS = ("error_description", "message", "errorMessage", "detail", "erro
 _CODE_KEYS = ("name", "code", "errorCode", "error", "type")
 _MAX_API_MESSAGE = 200
 RETRY_STATUSES = frozenset({408, 425, 429})
+#: Header and query parameter names whose values are credentials.
+_CREDENTIAL_NAME = re.compile(r"(?i)auth|token|key|secret|sign|password|session|cookie")
+_SCHEMES = ("bearer ", "basic ", "token ")
 
 
 def json_body(response: requests.Response) -> t.Any:
@@ -52,8 +56,28 @@ def api_error_message(response: requests.Response) -> str:
         "",
     )
     text = ": ".join(part for part in (code, message) if part)
-    text = redact.scrub(" ".join(text.split()))
+    text = redact.scrub(_without_sent_credentials(" ".join(text.split()), response))
     return text[:_MAX_API_MESSAGE] + ("..." if len(text) > _MAX_API_MESSAGE else "")
+
+
+def _without_sent_credentials(text: str, response: requests.Response) -> str:
+    """`text` with every credential the request carried masked: a server may echo them,
+    and per-request values (an HMAC signature, say) are never registered as secrets."""
+    request = response.request
+    if request is None:
+        return text
+    values = [v for k, v in request.headers.items() if _CREDENTIAL_NAME.search(k)]
+    values += [
+        v for k, v in parse_qsl(urlsplit(request.url or "").query) if _CREDENTIAL_NAME.search(k)
+    ]
+    for value in map(str, values):
+        parts = [value]  # the whole value, then the credential after its scheme
+        if value.lower().startswith(_SCHEMES):
+            parts.append(value.split(" ", 1)[1].strip())
+        for part in parts:
+            if len(part) >= redact.MIN_SECRET_LENGTH:
+                text = text.replace(part, redact.MASK)
+    return text
 
 
 def _text(value: t.Any) -> str:

@@ -93,6 +93,12 @@ def _reason(exc: BaseException, label: str) -> str:
     return f"{label}: {describe_transport_error(exc)}"
 
 
+def _for_call(exc: RetriesExhaustedError, call: str) -> RetriesExhaustedError:
+    """A call made for `call` gave up (a token request, to authenticate it): say which call
+    it was for, so the final line names the stream."""
+    return RetriesExhaustedError(f"{call}: {exc}")
+
+
 def with_retries(
     func: t.Callable[..., requests.Response],
     *,
@@ -115,9 +121,14 @@ def with_retries(
                 limiter.acquire()
             try:
                 response = func(*args, **kwargs)
+            except RetriesExhaustedError as exc:
+                raise _for_call(exc, label(*args)) from None
             except UnauthorizedError:
-                if refreshed or auth is None or not auth.handle_unauthorized():
-                    raise
+                try:
+                    if refreshed or auth is None or not auth.handle_unauthorized():
+                        raise
+                except RetriesExhaustedError as exc:
+                    raise _for_call(exc, label(*args)) from None
                 refreshed = True
                 logger.info("%s: 401, credentials refreshed; retrying once", label(*args))
             except RETRYABLE as exc:

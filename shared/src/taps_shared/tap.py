@@ -45,6 +45,26 @@ class OneLineErrorCommand(SingerCommand):
             sys.exit(1)
 
 
+class PerAttemptAuthSession(requests.Session):
+    """A session that never authenticates a request while preparing it.
+
+    The authenticator runs on every attempt, inside the retry loop (the SDK's `_request`,
+    `HumanTap.send`), where a token request that fails is retried and, when it gives up,
+    named with the call it was for. The SDK also sets `session.auth`, which would
+    authenticate once more at preparation, outside any retry loop: a token minted there
+    (a new user's first, a renewal near expiry) could fail without naming its stream,
+    and every request would be signed twice. Assigning `auth` is therefore ignored.
+    """
+
+    @property  # type: ignore[override]
+    def auth(self) -> None:
+        return None
+
+    @auth.setter
+    def auth(self, _value: object) -> None:
+        pass
+
+
 class HumanTap(Tap):
     """Base Tap of the collection; subclasses provide `build_authenticator`."""
 
@@ -100,7 +120,7 @@ class HumanTap(Tap):
 
     @cached_property
     def requests_session(self) -> requests.Session:
-        session = requests.Session()
+        session = PerAttemptAuthSession()
         # Parallel pages (and users) share it: keep enough connections alive for them all.
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=64)
         session.mount("https://", adapter)
