@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from urllib.parse import urlsplit
 
 import requests
@@ -49,6 +50,27 @@ class RetryableStatusError(RetriableAPIError):
 
 class RetriesExhaustedError(TapError):
     """The retry budget (attempts or total wait) ran out."""
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGINT arrived: unwind at once and stop cleanly.
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` on the way (the
+    SDK's per-stream error logging, the retry loop) mistakes it for a failure.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal number, the shell's convention for "stopped by a signal"."""
+        return 128 + self.signum
 
 
 def one_line(exc: BaseException) -> str:

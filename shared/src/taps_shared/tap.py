@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import sys
+import threading
 import typing as t
 from datetime import UTC, datetime
 from functools import cached_property
@@ -17,20 +19,44 @@ import click
 import requests
 from singer_sdk import Tap
 from singer_sdk.plugin_base import SingerCommand
+from singer_sdk.singerlib import StateMessage
 
 from taps_shared import redact
 from taps_shared.auth import HumanAuth
 from taps_shared.dates import parse_datetime
-from taps_shared.errors import one_line
+from taps_shared.errors import Terminated, one_line
 from taps_shared.ratelimit import RateLimiter
 from taps_shared.responses import check_response, json_body
 from taps_shared.retry import RetryPolicy, with_retries
 from taps_shared.urls import check_base_url
 from taps_shared.writer import BufferedMsgSpecWriter
 
+#: Signals that stop a run cleanly: an orchestrator cancelling it, Ctrl-C.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    """Raise `Terminated` wherever the tap is; a second signal stops the process at once."""
+    for other in STOP_SIGNALS:
+        signal.signal(other, signal.SIG_DFL)
+    raise Terminated(signum)
+
 
 class OneLineErrorCommand(SingerCommand):
-    """The SDK command, except that failures end as one scrubbed line and exit code 1."""
+    """The SDK command, except that failures end as one scrubbed line and exit code 1.
+
+    A stop signal (SIGTERM, SIGINT) ends the run cleanly, which for a Singer tap means:
+    it stops promptly, even mid-request or in a back-off wait (the signal raises
+    `Terminated` where the tap is); the last STATE on stdout is valid and covers every
+    record written before it (`HumanTap.sync_all` writes it on the way out); stdout ends
+    with a complete message (buffered ones are flushed, none is cut); one WARNING line says
+    how the run stopped, no traceback; and the exit code is 128 + the signal number (143
+    for SIGTERM, 130 for SIGINT). Not 0: the sync is incomplete and no scheduler should
+    take it for a finished one (a Kubernetes Job, say, retries a non-zero exit, and the
+    retry resumes from that STATE). This replaces the SDK's handler, which exits 0 and
+    writes the STATE from inside the signal handler, where it can re-enter a stdout write
+    that the signal interrupted.
+    """
 
     def invoke(self, ctx: click.Context) -> t.Any:
         logging.captureWarnings(capture=True)
@@ -38,11 +64,26 @@ class OneLineErrorCommand(SingerCommand):
 
     def main(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
         redact.install_log_filter()
+        previous: dict[int, t.Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            previous = {signum: signal.signal(signum, _stop_on_signal) for signum in STOP_SIGNALS}
         try:
             return super().main(*args, **kwargs)
+        except Terminated as stop:
+            with contextlib.suppress(OSError):  # a reader that went away cannot be helped
+                sys.stdout.flush()
+            self.logger.warning(
+                "Stopped by %s before the sync finished; the last STATE message covers every "
+                "record written: run again with it to resume",
+                stop.signal_name,
+            )
+            sys.exit(stop.exit_code)
         except Exception as exc:  # the single place where failures become the final line
             self.logger.error("%s", one_line(exc))
             sys.exit(1)
+        finally:  # the run is over: a signal now finds the handlers it found before
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 class HumanTap(Tap):
@@ -57,6 +98,10 @@ class HumanTap(Tap):
         super().__init__(*args, validate_config=validate_config, **kwargs)
         if validate_config:
             self.check_settings()
+
+    def _setup_signal_handlers(self) -> None:
+        """None here: `OneLineErrorCommand` handles stop signals for command-line runs, and
+        a tap built in-process (tests, scripts) leaves the host's handlers alone."""
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # The SDK (0.54.x) calls this once, between loading the config (files and
@@ -165,8 +210,17 @@ class HumanTap(Tap):
     # The SDK marks sync_all final but has no hook that runs once before the first stream;
     # the preflight must fail there, before any stream starts, with a single error line.
     def sync_all(self) -> None:  # type: ignore[misc]
-        self.preflight()
-        super().sync_all()
+        try:
+            self.preflight()
+            super().sync_all()
+        except Terminated:
+            # Stopped by a signal: end stdout with the state as it stands, even if unchanged
+            # since the last STATE. It never runs ahead of the records written: the SDK moves
+            # a bookmark only after writing its record (so at most that one record, caught
+            # in between, comes again on resume); an unsorted stream's progress markers in
+            # it are dropped by the next run.
+            self.message_writer.write_message(StateMessage(value=self.state))
+            raise
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
