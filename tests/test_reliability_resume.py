@@ -4,11 +4,13 @@ last STATE it wrote loses nothing, and repeats only what the state could not yet
 For each tap with incremental streams, all of them selected (the catalog of `--discover`,
 nothing else), one chain of runs against one emulator: run 1 starts from no state and is
 killed; each next run starts from the last STATE the previous runs wrote and is killed in
-turn; after 20 kills, a last run completes. Kill points are per tap, not per stream: the
-k-th one falls once the chain has seen a seeded random share of the dataset, one in each
-twentieth of it, so the 20 land across the whole sync, in every stream big enough to take
-one, mid-page and at page boundaries alike (0-2 further messages are read after the chosen
-record, so a kill may follow a RECORD, a STATE or a SCHEMA).
+turn; after the last kill, a run completes. Kill points are per tap, not per stream, and
+seeded: 20 (or one per stream, if a tap has more), at least one in every incremental stream
+(with records), the rest spread over the streams in proportion to their size, each at a
+random record of its stream, so they land mid-page and at page boundaries alike; 0-2 further
+messages are read after that record, so a kill may follow a RECORD, a STATE or a SCHEMA.
+Only the records in the last 8 KiB of output are spared: the tap must still have more to
+write than the pipe holds when the signal comes, or it might have finished (see `killable`).
 
 What must hold, per kill point (each a `kill points` trial):
 - resumed, not restarted: no record older than the resumed bookmark comes again;
@@ -24,7 +26,8 @@ clean run emits, with the same content.
 
 SIGKILL cannot be handled: the run simply stops, possibly mid-line. SIGTERM must be a clean
 exit (see `OneLineErrorCommand`): prompt, exit code 143, no traceback and no ERROR, one
-WARNING, stdout ending with a complete STATE message.
+WARNING, stdout ending with a complete STATE message. Its chains are shorter (3 kills per
+tap): the resume is the SIGKILL chain's; what they add is the exit itself.
 
 tap-huma has no incremental stream (every stream is full table, re-read whole on each run
 by design), so it has no SIGKILL chain; its SIGTERM exit is checked all the same.
