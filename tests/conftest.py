@@ -7,6 +7,7 @@ import typing as t
 import pytest
 
 from tests.emulators.humaans import FULL_TOKEN, HumaansEmulator
+from tests.forkserver import ForkServer
 
 
 @pytest.fixture
@@ -25,3 +26,19 @@ def humaans_config(humaans: HumaansEmulator) -> dict:
         "requests_per_second": 0,
         "max_retries": 3,
     }
+
+
+@pytest.fixture(scope="session")
+def fork_server() -> t.Iterator[t.Callable[[str], ForkServer]]:
+    """`fork_server("tap-x")`: one ForkServer per console script for the whole session, so
+    the suites that run a tap hundreds of times pay its start-up once."""
+    servers: dict[str, ForkServer] = {}
+
+    def get(script: str) -> ForkServer:
+        if script not in servers:
+            servers[script] = ForkServer(script).__enter__()
+        return servers[script]
+
+    yield get
+    for server in servers.values():
+        server.__exit__(None, None, None)

@@ -140,6 +140,17 @@ def test_incremental_second_run(openhuman):
     assert agent_calls[-1].query["updated_after"][0] < first.bookmark("agents")
 
 
+def test_a_first_run_without_start_date_reads_everything_oldest_first(openhuman):
+    # Unfiltered, the API lists newest first; the tap must still ask for ascending order.
+    config = {k: v for k, v in key_config(openhuman).items() if k != "start_date"}
+    result = sync(TapOpenHuman, config)
+    for stream in ("agents", "conversations", "memories", "runs"):
+        assert keyed(result.records[stream]) == keyed(openhuman.data[stream]), stream
+        stamps = [r["updated_at"] for r in result.records[stream]]
+        assert stamps == sorted(stamps), stream
+    assert len(result.records["messages"]) == len(openhuman.data["messages"])
+
+
 def test_a_proposed_endpoint_the_account_lacks_is_skipped_with_one_warning(caplog):
     emulator = OpenHumanEmulator(seed=7, size=6, missing={"runs", "memories"})
     with emulator, caplog.at_level(logging.WARNING):

@@ -12,6 +12,8 @@ from taps_shared.dates import parse_datetime, to_iso_z
 from taps_shared.schemas import schema_loader
 
 load_schema = schema_loader(schemas)
+#: The filter value of a first run without start_date: every record is later than this.
+EPOCH = "1970-01-01T00:00:00.000Z"
 
 
 class OpenHumanStream(HumanRESTStream):
@@ -34,7 +36,9 @@ class OpenHumanStream(HumanRESTStream):
 
     def incremental_params(self, since: str | None) -> dict[str, t.Any]:
         if since is None:
-            return {}
+            # Without the filter the API lists newest first (created_at desc): a first run
+            # with no start_date must still ask for the ascending, resumable order.
+            return {self.filter_param: EPOCH}
         # The filter is exclusive; one millisecond earlier keeps records that share the
         # bookmark's timestamp (the base stream drops anything older than the bookmark).
         earlier = parse_datetime(since, "bookmark") - timedelta(milliseconds=1)

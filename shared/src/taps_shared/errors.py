@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import socket
+import typing as t
 from urllib.parse import urlsplit
 
 import requests
@@ -52,7 +56,32 @@ class RetryableStatusError(RetriableAPIError):
 
 
 class RetriesExhaustedError(TapError):
-    """The retry budget (attempts or total wait) ran out."""
+    """The retry budget (attempts or total wait) ran out; `last_error` is the last failure."""
+
+    def __init__(self, message: str, last_error: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.last_error = last_error
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGINT arrived: unwind at once and stop cleanly.
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` on the way (the
+    SDK's per-stream error logging, the retry loop) mistakes it for a failure.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal number, the shell's convention for "stopped by a signal"."""
+        return 128 + self.signum
 
 
 def one_line(exc: BaseException) -> str:
@@ -70,14 +99,19 @@ def one_line(exc: BaseException) -> str:
 
 
 def describe_transport_error(exc: BaseException) -> str:
-    """Name a connection-level failure without echoing URLs with query strings."""
+    """Name a connection-level failure by its host, never echoing the URL: its query string
+    may carry signatures, its user-info a password."""
     request = getattr(exc, "request", None)
     where = ""
     if request is not None and getattr(request, "url", None):
-        where = f" ({urlsplit(request.url).netloc})"
+        parts = urlsplit(request.url)
+        host = parts.hostname or ""
+        with contextlib.suppress(ValueError):  # a port that is not a number
+            host += f":{parts.port}" if parts.port else ""
+        where = f" ({host})"
     kind = type(exc).__name__
     reason = str(exc)
-    if "Name or service not known" in reason or "nodename nor servname" in reason:
+    if _is_dns_failure(exc):
         kind = "DNS lookup failed"
     elif "Connection refused" in reason:
         kind = "connection refused"
@@ -86,3 +120,31 @@ def describe_transport_error(exc: BaseException) -> str:
     elif isinstance(exc, requests.exceptions.ConnectionError):
         kind = "connection error"
     return f"{kind}{where}"
+
+
+#: getaddrinfo's messages for a name that does not resolve, by platform and cause.
+_DNS_MESSAGES = (
+    "Name or service not known",
+    "nodename nor servname",
+    "Temporary failure in name resolution",
+    "No address associated with hostname",
+    "getaddrinfo failed",
+    "Failed to resolve",
+)
+
+
+def _is_dns_failure(exc: BaseException) -> bool:
+    """True when the failure, or anything it wraps (urllib3 nests them), is a failed name
+    lookup."""
+    pending: list[t.Any] = [exc]
+    seen: set[int] = set()
+    while pending:
+        error = pending.pop()
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, socket.gaierror) or type(error).__name__ == "NameResolutionError":
+            return True
+        pending += [error.__cause__, error.__context__, getattr(error, "reason", None)]
+        pending += list(error.args)
+    return any(text in str(exc) for text in _DNS_MESSAGES)

@@ -140,12 +140,12 @@ def with_retries(
                 reason = _reason(exc, label(*args))
                 if attempt >= policy.max_tries or waited + delay > policy.max_total_wait:
                     budget = (
-                        f"after {attempt} attempts"
+                        f"after {attempt} attempt{'s' if attempt > 1 else ''}"
                         if attempt >= policy.max_tries
                         else f"the server asked to wait {delay:.0f}s, beyond the retry budget"
                     )
                     msg = f"{reason}; gave up {budget}"
-                    raise RetriesExhaustedError(msg) from None
+                    raise RetriesExhaustedError(msg, last_error=exc) from None
                 logger.warning(
                     "%s; retry %d of %d in %.2fs%s",
                     reason,

@@ -24,7 +24,15 @@ def check_base_url(url: str, setting: str) -> str:
     """Validate a configured base URL and return it without a trailing slash."""
     parts = urlsplit(url.strip())
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        msg = f"{setting} must be an absolute https:// URL, got '{url}'"
+        msg = f"{setting} must be an absolute https:// URL, got '{without_userinfo(url)}'"
+        raise ConfigError(msg)
+    if parts.username is not None or parts.password is not None:
+        # requests would send them as HTTP Basic, next to the tap's own credentials, and
+        # every message naming the URL would show them.
+        msg = (
+            f"{setting} must not carry credentials (user:password@); set them in the tap's "
+            "credential settings"
+        )
         raise ConfigError(msg)
     if parts.query or parts.fragment:
         msg = f"{setting} must not carry a query string or fragment"
@@ -36,3 +44,14 @@ def check_base_url(url: str, setting: str) -> str:
         )
         raise ConfigError(msg)
     return url.strip().rstrip("/")
+
+
+def without_userinfo(url: str) -> str:
+    """The URL with any `user:password@` masked, even when it does not parse as a URL."""
+    scheme, slashes, rest = url.partition("//")
+    if not slashes:
+        scheme, rest = "", url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "****@" + authority.rsplit("@", 1)[1]
+    return f"{scheme}{slashes}{authority}{slash}{path}"
