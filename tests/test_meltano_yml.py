@@ -10,7 +10,6 @@ installed (`make test`), Meltano itself must also read the file offline.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +21,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from tests import meltano_cli
+
 ROOT = Path(__file__).resolve().parent.parent
-MELTANO = Path(os.environ.get("MELTANO", ROOT / ".meltano-venv" / "bin" / "meltano"))
 TAPS = ["tap-humaans", "tap-huma", "tap-humanos", "tap-openhuman", "tap-humanapi"]
 LOADERS = ["target-jsonl", "target-csv", "target-postgres"]
 
@@ -149,36 +149,15 @@ def test_sandbox_points_every_tap_at_loopback_and_prod_holds_no_value() -> None:
 
 @pytest.fixture(scope="module")
 def meltano() -> t.Callable[..., subprocess.CompletedProcess[str]]:
-    if not MELTANO.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"{MELTANO} missing: .ci/run goes through `make test`, which installs it")
-        pytest.skip(f"{MELTANO} missing: run `make test`")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "MELTANO_"))}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    # Any Meltano Hub lookup would fail: nothing listens on port 9.
-    env |= {
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_HUB_URL": "http://127.0.0.1:9",
-        "MELTANO_HUB_API_ROOT": "http://127.0.0.1:9",
-    }
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(MELTANO), *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-
-    return run
+    meltano_cli.require(meltano_cli.installed())
+    return meltano_cli.run
 
 
 def test_meltano_yml_is_valid_for_meltano(meltano: t.Callable) -> None:
     """Meltano's own JSON schema for meltano.yml, from the installed Meltano."""
-    found = sorted(MELTANO.parent.parent.glob("lib/python*/site-packages/meltano/schemas"))
+    found = sorted(
+        meltano_cli.MELTANO.parent.parent.glob("lib/python*/site-packages/meltano/schemas")
+    )
     schema = json.loads((found[0] / "meltano.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(PROJECT)
 
