@@ -62,6 +62,9 @@ class PostgresServer:
         self._home = Path(tempfile.mkdtemp(prefix="human-taps-pg-"))
         self._data = self._home / "data"
         self._run_as: pwd.struct_passwd | None = None
+
+    def _drop_root(self) -> None:
+        """As root, the server runs as `nobody`, from binaries `nobody` can reach."""
         if os.geteuid() == 0:
             self._run_as = pwd.getpwnam("nobody")
             os.chown(self._home, self._run_as.pw_uid, self._run_as.pw_gid)
@@ -109,6 +112,7 @@ class PostgresServer:
         self.stop()
 
     def start(self) -> None:
+        self._drop_root()
         pwfile = self._home / "pwfile"
         pwfile.write_text(self.password + "\n")
         if self._run_as is not None:
