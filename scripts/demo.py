@@ -1,14 +1,19 @@
 """The main job: every tap, against its local emulator, through `meltano run` into JSONL.
 
-Starts the emulators on the ports the `sandbox` environment expects, installs the Meltano
-plugins, runs `meltano --environment=sandbox run <tap> target-jsonl` for each tap, and
-prints the records written per stream. A second run resumes from the saved state; the
-emulators then report a few changed and new records, so only those move.
+Starts the five emulators (on free loopback ports), runs
+`meltano --environment=sandbox run <tap> target-jsonl` for each tap with the tap pointed at
+its emulator, and prints the records written per tap and stream. A second run resumes from
+the saved state; the emulators then serve a few changed and new records, so only those move.
+`make demo` installs Meltano and the plugins first; then this script only needs them there.
+
+Every process it starts (emulators, meltano and the tap and target under it) is stopped
+however it ends: normally, on an error, on Ctrl-C (SIGINT), SIGTERM or SIGHUP.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,66 +21,137 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTPUT = ROOT / "output"
-LOGS = OUTPUT / "logs"
+LOADER = "target-jsonl"
+ENVIRONMENT = "sandbox"
 
 
 @dataclass(frozen=True)
 class Job:
     tap: str
     emulator: str
-    port: int
     records: int
     #: Emulator flags for a resumed run: the source changed since the last one.
     changes: tuple[str, ...] = ()
 
+    @property
+    def state_id(self) -> str:
+        return f"{ENVIRONMENT}:{self.tap}-to-{LOADER}"
+
+    def settings(self, url: str) -> dict[str, str]:
+        """Environment variables that point the tap at its emulator (the READY url)."""
+        prefix = self.tap.upper().replace("-", "_")
+        env = {f"{prefix}_API_URL": url}
+        if self.emulator in {"openhuman", "humanapi"}:  # one server for API and auth
+            env[f"{prefix}_AUTH_URL"] = url.removesuffix("/v1")
+        return env
+
 
 JOBS = [
-    Job("tap-humaans", "humaans", 8301, 200, ("--update-people", "5", "--add-people", "3")),
-    Job("tap-huma", "huma", 8302, 120),  # full table: every run reads everything
-    Job("tap-humanos", "humanos", 8303, 150),
-    Job("tap-openhuman", "openhuman", 8304, 40),
-    Job("tap-humanapi", "humanapi", 8305, 20),
+    Job("tap-humaans", "humaans", 200, ("--update-people", "5", "--add-people", "3")),
+    Job("tap-huma", "huma", 120),  # full table: every run reads everything
+    Job("tap-humanos", "humanos", 150),
+    Job("tap-openhuman", "openhuman", 40),
+    Job("tap-humanapi", "humanapi", 20),
 ]
-LOADER = "target-jsonl"
 
 
-def start_emulator(job: Job, resumed: bool) -> subprocess.Popen[str]:
-    """Start one emulator and wait for its READY line."""
-    argv = [sys.executable, "-m", "tests.emulators", job.emulator, "--port", str(job.port)]
-    argv += ["--records", str(job.records)]
-    if resumed:
-        argv += list(job.changes)
-    process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    line = process.stdout.readline() if process.stdout else ""
-    if not line.startswith("READY"):
-        process.kill()
-        sys.exit(f"demo: the {job.emulator} emulator did not start (port {job.port} in use?)")
-    return process
+class Children:
+    """The processes this script started; `stop()` ends each with everything it started.
+
+    Each child leads a process group of its own, so a terminal's Ctrl-C reaches only this
+    script, which then stops the children in order, and `meltano run` is stopped together
+    with the tap and the target it runs.
+    """
+
+    def __init__(self, grace_s: float = 10.0) -> None:
+        self.grace_s = grace_s
+        self.processes: list[subprocess.Popen[Any]] = []
+
+    def start(self, argv: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
+        process = subprocess.Popen(argv, start_new_session=True, **kwargs)
+        self.processes.append(process)
+        return process
+
+    def _signal_group(self, process: subprocess.Popen[Any], signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+            os.killpg(process.pid, signum)
+
+    def stop(self) -> None:
+        """SIGTERM to every group, then SIGKILL to what is left after the grace period."""
+        for process in self.processes:
+            self._signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_s
+        for process in self.processes:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            self._signal_group(process, signal.SIGKILL)  # grandchildren that outlived it
+        self.processes.clear()
 
 
-def meltano(binary: str, *args: str, log: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
+class Interrupted(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
+def meltano_env(output: Path) -> dict[str, str]:
+    """The environment for meltano: the sandbox's own settings, not the caller's."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        # A TAP_HUMAANS_API_TOKEN exported for production would win over the sandbox's
+        # test credentials and be sent to an emulator.
+        if not key.startswith(("TAP_", "TARGET_")) and key != "PYTHONDONTWRITEBYTECODE"
+    }
+    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    env["TARGET_JSONL_DESTINATION_PATH"] = str(output)
+    return env
+
+
+def saved_states(meltano: str, env: dict[str, str]) -> set[str]:
     done = subprocess.run(
-        [binary, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        [meltano, f"--environment={ENVIRONMENT}", "state", "list"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    if log is not None:
-        log.write_text(done.stdout + done.stderr)
-    return done
+    return set(done.stdout.split()) if done.returncode == 0 else set()
 
 
-def has_state(binary: str, job: Job) -> bool:
-    done = meltano(binary, "--environment=sandbox", "state", "list")
-    state_id = f"sandbox:{job.tap}-to-{LOADER}"
-    return done.returncode == 0 and state_id in done.stdout.split()
+def start_emulators(children: Children, resumed: dict[str, bool]) -> dict[str, str]:
+    """Start every emulator at once; wait for each READY line; returns tap -> its URL."""
+    started = {}
+    for job in JOBS:
+        argv = [sys.executable, "-m", "tests.emulators", job.emulator, "--port", "0"]
+        argv += ["--records", str(job.records), *(job.changes if resumed[job.tap] else ())]
+        started[job.tap] = children.start(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    urls = {}
+    for tap, process in started.items():
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("READY "):
+            raise RuntimeError(f"the emulator for {tap} did not start")
+        urls[tap] = line.split()[1]
+    return urls
 
 
-def count_records(since: float) -> dict[str, int]:
-    """Lines per stream in the .jsonl files this run wrote."""
+def count_records(output: Path, since: float) -> dict[str, int]:
+    """Lines per stream in the .jsonl files written since `since`."""
     counts: dict[str, int] = {}
-    for path in sorted(OUTPUT.glob("*.jsonl")):
+    for path in sorted(output.glob("*.jsonl")):
         if path.stat().st_mtime < since:
             continue
         stream = path.stem.rsplit("-", 1)[0]
@@ -84,79 +160,94 @@ def count_records(since: float) -> dict[str, int]:
     return counts
 
 
-def run_jobs(binary: str) -> tuple[list[tuple[str, str, int]], list[str]]:
-    """Run every job with its emulator up; the emulators stop however this ends."""
-    emulators: list[subprocess.Popen[str]] = []
-
-    def stop_emulators() -> None:
-        for process in emulators:
-            if process.poll() is None:
-                process.terminate()
-        for process in emulators:
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-    def interrupted(signum: int, _frame: object) -> None:
-        stop_emulators()
-        sys.exit(128 + signum)
-
-    signal.signal(signal.SIGINT, interrupted)
-    signal.signal(signal.SIGTERM, interrupted)
+def run_jobs(
+    meltano: str, output: Path, children: Children, out: IO[str]
+) -> tuple[list[tuple[str, str, int]], list[str]]:
+    env = meltano_env(output)
+    logs = output / "logs"
+    states = saved_states(meltano, env)
+    resumed = {job.tap: job.state_id in states for job in JOBS}
+    print(f"demo: starting {len(JOBS)} emulators on free loopback ports ...", file=out, flush=True)
+    urls = start_emulators(children, resumed)
     table: list[tuple[str, str, int]] = []
     failed: list[str] = []
-    try:
-        for index, job in enumerate(JOBS, start=1):
-            resumed = has_state(binary, job)
-            emulators.append(start_emulator(job, resumed))
-            mode = "resuming from saved state" if resumed else "first run, full extract"
-            print(f"[{index}/{len(JOBS)}] {job.tap} -> {LOADER} ({mode}) ...", end=" ", flush=True)
-            started = time.time()
-            time.sleep(0.01)  # files of this run are strictly newer than `started`
-            log = LOGS / f"{job.tap}.log"
-            done = meltano(binary, "--environment=sandbox", "run", job.tap, LOADER, log=log)
-            print(f"{'ok' if done.returncode == 0 else 'FAILED'} in {time.time() - started:.1f}s")
-            if done.returncode != 0:
-                failed.append(job.tap)
-            table += [(job.tap, stream, n) for stream, n in sorted(count_records(started).items())]
-    finally:
-        stop_emulators()
+    for index, job in enumerate(JOBS, start=1):
+        mode = "resuming from saved state" if resumed[job.tap] else "first run, full extract"
+        print(f"[{index}/{len(JOBS)}] {job.tap} ({mode}) ...", end=" ", file=out, flush=True)
+        started = time.time()
+        time.sleep(0.01)  # files of this run are strictly newer than `started`
+        with (logs / f"{job.tap}.log").open("w") as log:
+            process = children.start(
+                [meltano, f"--environment={ENVIRONMENT}", "run", job.tap, LOADER],
+                cwd=ROOT,
+                env={**env, **job.settings(urls[job.tap])},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            returncode = process.wait()
+        counts = count_records(output, started)
+        took = time.time() - started
+        status = "" if returncode == 0 else f"  FAILED (exit {returncode}, see {log.name})"
+        print(f"{sum(counts.values())} records in {took:.1f} s{status}", file=out, flush=True)
+        if returncode != 0:
+            failed.append(job.tap)
+        table += [(job.tap, stream, n) for stream, n in sorted(counts.items())]
     return table, failed
 
 
-def report(table: list[tuple[str, str, int]]) -> None:
-    """Records per tap and stream, and how this run compares with the previous one."""
+def report(table: list[tuple[str, str, int]], output: Path, out: IO[str]) -> None:
+    """Records per tap and stream, how this run compares with the previous one, what next."""
     width = max((len(stream) for _, stream, _ in table), default=10)
-    print(f"\n{'tap':<14} {'stream':<{width}} {'records':>8}")
+    print(f"\n{'tap':<14} {'stream':<{width}} {'records':>8}", file=out)
     for tap, stream, n in table:
-        print(f"{tap:<14} {stream:<{width}} {n:>8}")
+        print(f"{tap:<14} {stream:<{width}} {n:>8}", file=out)
     total = sum(n for *_, n in table)
-    print(f"{'total':<14} {'':<{width}} {total:>8}")
-    summary = LOGS / "last-total.txt"
-    if summary.exists():
-        print(f"\nprevious run moved {summary.read_text().strip()} records; this run {total}")
+    print(f"{'total':<14} {'':<{width}} {total:>8}", file=out)
+
+    summary = output / "logs" / "last-total.txt"
+    previous = summary.read_text().strip() if summary.exists() else None
     summary.write_text(str(total))
-    print(f"\noutput: {OUTPUT}/  (logs in {LOGS}/)")
+    print(f"\noutput: {output}/  (one .jsonl per stream and run; logs in {output}/logs/)", file=out)
+    if previous is None:
+        print(f"this run moved {total} records: a full extract.", file=out)
+    else:
+        print(f"previous run moved {previous} records; this run moved {total}.", file=out)
     print(
-        "run `make demo` again: each tap resumes from its saved state and moves only what changed."
+        "run `make demo` again: each tap resumes from its saved state (.meltano/state/) and\n"
+        "moves only what changed since (the emulators then serve a few changed and new\n"
+        "people); tap-huma is full table and reads everything again. To start over:\n"
+        "rm -rf .meltano/state output",
+        file=out,
     )
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--meltano", required=True, help="path of the meltano executable")
-    args = parser.parse_args()
-    LOGS.mkdir(parents=True, exist_ok=True)
+    parser.add_argument("--output", type=Path, default=ROOT / "output", help="JSONL folder")
+    args = parser.parse_args(argv)
+    output = args.output.resolve()
+    (output / "logs").mkdir(parents=True, exist_ok=True)
 
-    print("demo: installing the Meltano plugins (first run only takes a while)...", flush=True)
-    if meltano(args.meltano, "install", log=LOGS / "meltano-install.log").returncode != 0:
-        print(f"demo: meltano install failed; see {LOGS / 'meltano-install.log'}")
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    for signum in signals:
+        signal.signal(signum, _raise_interrupted)
+    children = Children()
+    try:
+        table, failed = run_jobs(args.meltano, output, children, sys.stdout)
+    except Interrupted as stop:
+        print(f"\ndemo: {stop}: stopping the emulators and meltano", flush=True)
+        return 128 + stop.signum
+    except RuntimeError as error:
+        print(f"\ndemo: {error}", flush=True)
         return 1
-    table, failed = run_jobs(args.meltano)
-    report(table)
+    finally:
+        for signum in signals:  # a second Ctrl-C must not cut the cleanup short
+            signal.signal(signum, signal.SIG_IGN)
+        children.stop()
+    report(table, output, sys.stdout)
     if failed:
-        print(f"demo: failed: {', '.join(failed)}; see the logs in {LOGS}/")
+        print(f"demo: failed: {', '.join(failed)}; see the logs in {output}/logs/")
         return 1
     return 0
 
