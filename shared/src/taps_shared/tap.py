@@ -25,7 +25,7 @@ from singer_sdk import Tap
 from singer_sdk.plugin_base import SingerCommand
 from singer_sdk.singerlib import Catalog, StateMessage
 
-from taps_shared import redact
+from taps_shared import redact, writer
 from taps_shared.auth import HumanAuth
 from taps_shared.dates import parse_datetime
 from taps_shared.errors import ConfigError, RetriesExhaustedError, Terminated, one_line
@@ -40,10 +40,11 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def _stop_on_signal(signum: int, frame: object) -> None:
-    """Raise `Terminated` wherever the tap is; a second signal stops the process at once."""
+    """Raise `Terminated` wherever the tap is (once the writer has finished the lines it is
+    writing); a second signal stops the process at once."""
     for other in STOP_SIGNALS:
         signal.signal(other, signal.SIG_DFL)
-    raise Terminated(signum)
+    writer.stop(signum)
 
 
 class OneLineErrorCommand(SingerCommand):

@@ -1,40 +1,38 @@
-"""The Singer message writer every tap uses: msgspec, written in large chunks."""
+"""The Singer message writer every tap uses: msgspec, flushed only when it matters."""
 
 from __future__ import annotations
 
 import sys
 import typing as t
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
+from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
 from singer_sdk.singerlib.encoding.simple import Message
 
-CHUNK = 1 << 16  # bytes of RECORD lines collected before one write
+from taps_shared.errors import Terminated
+
+_writing = False  # a write to stdout is under way
+_stopped: list[int] = []  # a stop signal that came during it
+
+
+def stop(signum: int) -> None:
+    """Stop the run (raise `Terminated`), but never halfway through a write: half a line on
+    the pipe is something no target can parse. During a write, the stop waits for its end."""
+    if _writing:
+        _stopped.append(signum)
+        return
+    raise Terminated(signum)
 
 
 class BufferedMsgSpecWriter(MsgSpecWriter):
-    """msgspec serialisation, RECORD lines written 64 KiB at a time (not one write, let
-    alone one flush, per record).
+    """msgspec serialisation without a flush per RECORD, and without a message object per
+    record (`write_record`).
 
-    Any other message (SCHEMA, STATE, ACTIVATE_VERSION) first writes the records before
-    it, then itself, and flushes: a target always sees a STATE after its records, at once,
-    so the last STATE a killed tap emitted is complete on the pipe and covers only records
-    that were written.
+    SCHEMA and STATE are flushed at once, so a target always sees state promptly and the
+    state a killed tap emitted last is complete on the pipe.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._pending = bytearray()
-
     def write_message(self, message: Message) -> None:
-        line = self.format_message(message)  # msgspec's reused buffer: copied at once
-        if message.type == "RECORD":
-            self._pending += line
-            if len(self._pending) >= CHUNK:
-                self._write_pending()
-            return
-        self._write_pending()
-        sys.stdout.buffer.write(line)
-        sys.stdout.buffer.flush()
+        self._write(message.to_dict(), flush=message.type != "RECORD")
 
     def write_record(
         self, stream: str, record: dict, version: int | None, time_extracted: t.Any
@@ -44,16 +42,23 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         if version is not None:
             message["version"] = version
         message["time_extracted"] = time_extracted
-        self._pending += serialize_jsonl(message)
-        if len(self._pending) >= CHUNK:
-            self._write_pending()
+        self._write(message)
 
     def flush(self) -> None:
-        """Write and flush whatever is pending (at the end of a run, or of a failed one)."""
-        self._write_pending()
-        sys.stdout.buffer.flush()
+        """Flush stdout (at the end of a run, or of a failed one)."""
+        self._write(None, flush=True)
 
-    def _write_pending(self) -> None:
-        if self._pending:
-            sys.stdout.buffer.write(self._pending)
-            self._pending.clear()
+    @staticmethod
+    def _write(message: dict[str, t.Any] | None, *, flush: bool = False) -> None:
+        """One whole line (and a flush), which a stop signal cannot cut short."""
+        global _writing  # noqa: PLW0603 (one stdout per process)
+        line = b"" if message is None else encoder.encode(message) + b"\n"
+        _writing = True
+        try:
+            sys.stdout.buffer.write(line)
+            if flush:
+                sys.stdout.buffer.flush()
+        finally:
+            _writing = False
+        if _stopped:
+            raise Terminated(_stopped.pop())
