@@ -243,11 +243,14 @@ class SubjectTokens:
         self._mint = mint
         self._clock = clock
         self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}  # one per subject: users mint in parallel
         self._tokens: dict[str, tuple[str, float]] = {}
         self._refused: dict[str, str] = {}
 
     def token(self, subject: str, *, renew: bool = False) -> str:
         with self._lock:
+            lock = self._locks.setdefault(subject, threading.Lock())
+        with lock:
             if subject in self._refused:
                 raise SubjectRefusedError(subject, self._refused[subject], first=False)
             cached = self._tokens.get(subject)
