@@ -45,7 +45,7 @@ def trial(tap: str, category: str, name: str = "") -> t.Iterator[Trial]:
         path = os.environ.get("RELIABILITY_LOG")
         if path:
             line = {
-                "tap": tap,
+                "tap": tap.removeprefix("tap-"),
                 "category": category,
                 "name": name,
                 "passed": passed,
