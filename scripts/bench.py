@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
+from human_sandbox.humaans import FULL_TOKEN  # noqa: E402
+from human_sandbox.humanapi import APP_KEY, CLIENT_ID, CLIENT_SECRET  # noqa: E402
 from tap_humaans.tap import TapHumaans  # noqa: E402
-from tests.emulators.humaans import FULL_TOKEN  # noqa: E402
-from tests.emulators.humanapi import APP_KEY, CLIENT_ID, CLIENT_SECRET  # noqa: E402
 from tests.helpers import select_only  # noqa: E402
 
 
@@ -59,9 +59,9 @@ class Sample:
 
 @contextlib.contextmanager
 def emulator(name: str, *args: str) -> t.Iterator[str]:
-    """`python -m tests.emulators <name> ...` until the block ends; yields its URL."""
+    """`python -m human_sandbox <name> ...` until the block ends; yields its URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.emulators", name, "--port", "0", *args],
+        [sys.executable, "-m", "human_sandbox", name, "--port", "0", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

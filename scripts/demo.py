@@ -135,7 +135,7 @@ def start_emulators(children: Children, resumed: dict[str, bool]) -> dict[str, s
     """Start every emulator at once; wait for each READY line; returns tap -> its URL."""
     started = {}
     for job in JOBS:
-        argv = [sys.executable, "-m", "tests.emulators", job.emulator, "--port", "0"]
+        argv = [sys.executable, "-m", "human_sandbox", job.emulator, "--port", "0"]
         argv += ["--records", str(job.records), *(job.changes if resumed[job.tap] else ())]
         started[job.tap] = children.start(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     urls = {}

@@ -6,7 +6,7 @@ import typing as t
 
 import pytest
 
-from tests.emulators.humaans import FULL_TOKEN, HumaansEmulator
+from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
 from tests.forkserver import ForkServer
 
 

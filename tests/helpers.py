@@ -121,10 +121,10 @@ def run_cli(
 
 @contextlib.contextmanager
 def emulator_process(name: str, *args: str) -> t.Iterator[str]:
-    """`python -m tests.emulators <name> --port 0 ...` as the demo runs it: yields the URL
+    """`python -m human_sandbox <name> --port 0 ...` as the demo runs it: yields the URL
     of its READY line, then stops it with SIGTERM and checks it exits 0, printing nothing more."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.emulators", name, "--port", "0", *args],
+        [sys.executable, "-m", "human_sandbox", name, "--port", "0", *args],
         cwd=Path(__file__).parent.parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -24,14 +24,8 @@ from urllib.parse import urlsplit
 import orjson
 from singer_sdk import RESTStream
 
-from tap_huma.tap import TapHuma
-from tap_humaans.tap import TapHumaans
-from tap_humanapi.tap import TapHumanApi
-from tap_humanos.tap import TapHumanos
-from tap_openhuman.tap import TapOpenHuman
-from taps_shared.tap import HumanTap
-from tests.emulators import huma, humaans, humanapi, humanos, openhuman
-from tests.emulators.core import (
+from human_sandbox import huma, humaans, humanapi, humanos, openhuman
+from human_sandbox.core import (
     CREDENTIAL_NAMES,
     Emulator,
     EmulatorServer,
@@ -41,6 +35,12 @@ from tests.emulators.core import (
     Response,
     request_credentials,
 )
+from tap_huma.tap import TapHuma
+from tap_humaans.tap import TapHumaans
+from tap_humanapi.tap import TapHumanApi
+from tap_humanos.tap import TapHumanos
+from tap_openhuman.tap import TapOpenHuman
+from taps_shared.tap import HumanTap
 from tests.helpers import CliRun, SyncResult, run_cli, sync
 
 #: Every setting the suite's configs share: no client-side rate limit, a retry budget.

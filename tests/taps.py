@@ -8,17 +8,17 @@ from dataclasses import dataclass
 
 from singer_sdk import Tap
 
+from human_sandbox.core import Emulator
+from human_sandbox.huma import HumaEmulator
+from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
+from human_sandbox.humanapi import HumanApiEmulator
+from human_sandbox.humanos import HumanosEmulator
+from human_sandbox.openhuman import OpenHumanEmulator
 from tap_huma.tap import TapHuma
 from tap_humaans.tap import TapHumaans
 from tap_humanapi.tap import TapHumanApi
 from tap_humanos.tap import TapHumanos
 from tap_openhuman.tap import TapOpenHuman
-from tests.emulators.core import Emulator
-from tests.emulators.huma import HumaEmulator
-from tests.emulators.humaans import FULL_TOKEN, HumaansEmulator
-from tests.emulators.humanapi import HumanApiEmulator
-from tests.emulators.humanos import HumanosEmulator
-from tests.emulators.openhuman import OpenHumanEmulator
 from tests.test_tap_huma import config_for as huma_config
 from tests.test_tap_humanapi import config_for as humanapi_config
 from tests.test_tap_humanos import config_for as humanos_config

@@ -128,7 +128,7 @@ def test_an_interrupted_demo_stops_its_emulators_and_meltano(
             assert demo.poll() is None, demo.communicate()[0]
             assert time.monotonic() < deadline, "the demo never reached tap-huma"
             time.sleep(0.1)
-        emulators = [pid for pid, cmd in children_of(demo.pid) if "tests.emulators" in cmd]
+        emulators = [pid for pid, cmd in children_of(demo.pid) if "human_sandbox" in cmd]
         assert len(emulators) == len(JOBS)
         pids = [*emulators, int((home / "pid-tap-huma").read_text())]
         pids.append(int((home / "pid-grandchild").read_text()))

@@ -9,7 +9,7 @@ import orjson
 import pytest
 import requests
 
-from tests.emulators.core import EmulatorServer, Request, Response, json_response
+from human_sandbox.core import EmulatorServer, Request, Response, json_response
 
 TIMEOUT = 5
 

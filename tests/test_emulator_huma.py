@@ -19,7 +19,7 @@ import pytest
 import requests
 from jsonschema import Draft7Validator
 
-from tests.emulators.huma import (
+from human_sandbox.huma import (
     AS_OF,
     CLIENT_ID,
     CLIENT_SECRET,

@@ -19,9 +19,9 @@ import pytest
 import requests
 from jsonschema import Draft7Validator
 
-from tests.emulators import datagen as dg
-from tests.emulators.core import Request
-from tests.emulators.humaans import (
+from human_sandbox import datagen as dg
+from human_sandbox.core import Request
+from human_sandbox.humaans import (
     FULL_TOKEN,
     NO_SENSITIVE_TOKEN,
     RESOURCE_SCOPES,

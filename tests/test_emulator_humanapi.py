@@ -22,8 +22,8 @@ import pytest
 import requests
 from jsonschema import Draft7Validator
 
-from tests.emulators import datagen as dg
-from tests.emulators.humanapi import (
+from human_sandbox import datagen as dg
+from human_sandbox.humanapi import (
     APP_KEY,
     BATCH_PATHS,
     CLIENT_ID,

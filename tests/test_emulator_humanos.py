@@ -25,7 +25,7 @@ import pytest
 import requests
 from jsonschema import Draft7Validator
 
-from tests.emulators.humanos import (
+from human_sandbox.humanos import (
     ACTIVITY_TYPES,
     API_KEY,
     EPOCH_S,

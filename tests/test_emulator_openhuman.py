@@ -22,8 +22,8 @@ import pytest
 import requests
 from jsonschema import Draft7Validator
 
-from tests.emulators import datagen as dg
-from tests.emulators.openhuman import (
+from human_sandbox import datagen as dg
+from human_sandbox.openhuman import (
     API_KEY,
     CLIENT_ID,
     CLIENT_SECRET,

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from human_sandbox.huma import HumaEmulator
+from human_sandbox.humaans import STREAM_PATHS, HumaansEmulator
 from tap_huma.tap import TapHuma
 from tap_humaans.tap import TapHumaans
 from tests import meltano_cli
-from tests.emulators.huma import HumaEmulator
-from tests.emulators.humaans import STREAM_PATHS, HumaansEmulator
 from tests.postgres import PostgresServer, find_bin_dir
 from tests.test_tap_huma import WINDOW, expected_records
 

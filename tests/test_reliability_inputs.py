@@ -33,19 +33,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulators.huma import CLIENT_ID as HUMA_CLIENT_ID
-from tests.emulators.huma import CLIENT_SECRET as HUMA_CLIENT_SECRET
-from tests.emulators.huma import HumaEmulator
-from tests.emulators.humaans import FULL_TOKEN, HumaansEmulator
-from tests.emulators.humanapi import APP_KEY, HumanApiEmulator
-from tests.emulators.humanapi import CLIENT_ID as HUMANAPI_CLIENT_ID
-from tests.emulators.humanapi import CLIENT_SECRET as HUMANAPI_CLIENT_SECRET
-from tests.emulators.humanos import API_KEY as HUMANOS_KEY
-from tests.emulators.humanos import SIGNATURE_SECRET, HumanosEmulator
-from tests.emulators.openhuman import API_KEY as OPENHUMAN_KEY
-from tests.emulators.openhuman import CLIENT_ID as OPENHUMAN_CLIENT_ID
-from tests.emulators.openhuman import CLIENT_SECRET as OPENHUMAN_CLIENT_SECRET
-from tests.emulators.openhuman import OpenHumanEmulator
+from human_sandbox.huma import CLIENT_ID as HUMA_CLIENT_ID
+from human_sandbox.huma import CLIENT_SECRET as HUMA_CLIENT_SECRET
+from human_sandbox.huma import HumaEmulator
+from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
+from human_sandbox.humanapi import APP_KEY, HumanApiEmulator
+from human_sandbox.humanapi import CLIENT_ID as HUMANAPI_CLIENT_ID
+from human_sandbox.humanapi import CLIENT_SECRET as HUMANAPI_CLIENT_SECRET
+from human_sandbox.humanos import API_KEY as HUMANOS_KEY
+from human_sandbox.humanos import SIGNATURE_SECRET, HumanosEmulator
+from human_sandbox.openhuman import API_KEY as OPENHUMAN_KEY
+from human_sandbox.openhuman import CLIENT_ID as OPENHUMAN_CLIENT_ID
+from human_sandbox.openhuman import CLIENT_SECRET as OPENHUMAN_CLIENT_SECRET
+from human_sandbox.openhuman import OpenHumanEmulator
 from tests.helpers import CliRun, run_cli
 from tests.reliability import trial
 

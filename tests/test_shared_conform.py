@@ -9,11 +9,11 @@ import typing as t
 import pytest
 from singer_sdk.streams.core import Stream
 
+from human_sandbox.humaans import HumaansEmulator
 from tap_humaans.tap import TapHumaans
 from taps_shared.conform import compile_conformer
 from taps_shared.errors import ResponseError, SchemaDriftError
 from taps_shared.rest import HumanRESTStream
-from tests.emulators.humaans import HumaansEmulator
 from tests.helpers import select_only, sync
 from tests.taps import TAPS, _humaans_config
 

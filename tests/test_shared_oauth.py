@@ -12,11 +12,11 @@ import orjson
 import pytest
 import requests
 
+from human_sandbox.core import EmulatorServer, Request, Response, json_response
 from taps_shared.errors import ConfigError, RetriesExhaustedError, UnauthorizedError
 from taps_shared.oauth import ClientCredentialsAuth
 from taps_shared.responses import check_response
 from taps_shared.retry import RetryPolicy, with_retries
-from tests.emulators.core import EmulatorServer, Request, Response, json_response
 
 CLIENT_ID = "client-abc"
 SECRET = "s3cret-canary-7a1f"

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from human_sandbox.humaans import HumaansEmulator
 from tap_humaans.tap import TapHumaans
 from taps_shared.parallel import in_order
-from tests.emulators.humaans import HumaansEmulator
 from tests.helpers import select_only, sync
 from tests.taps import TAPS, _humaans_config
 from tests.test_shared_conform import records_and_states

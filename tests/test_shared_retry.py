@@ -10,12 +10,12 @@ from email.utils import format_datetime
 import pytest
 import requests
 
+from human_sandbox.core import EmulatorServer, Request, Response, json_response
 from taps_shared.auth import BearerTokenAuth, HumanAuth
 from taps_shared.errors import HTTPStatusError, RetriesExhaustedError, UnauthorizedError
 from taps_shared.ratelimit import RateLimiter
 from taps_shared.responses import check_response, json_body
 from taps_shared.retry import RetryPolicy, server_wait, with_retries
-from tests.emulators.core import EmulatorServer, Request, Response, json_response
 
 FAST = RetryPolicy(max_tries=4, base_delay=0.01, max_delay=0.05, max_total_wait=5)
 log = logging.getLogger("test")

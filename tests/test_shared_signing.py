@@ -8,8 +8,8 @@ import json
 
 import requests
 
+from human_sandbox.core import EmulatorServer, Request, Response, json_response
 from taps_shared.auth import HmacSignedAuth
-from tests.emulators.core import EmulatorServer, Request, Response, json_response
 
 # The vendor page's example: JSON.stringify of this body, the placeholder secret, a
 # Date.now() timestamp (fixed here).

@@ -7,10 +7,10 @@ import typing as t
 
 import pytest
 
+from human_sandbox.huma import CLIENT_ID, CLIENT_SECRET, HumaEmulator
 from tap_huma.streams import unwrap_fields
 from tap_huma.tap import TapHuma
 from taps_shared.oauth import refresh_margin
-from tests.emulators.huma import CLIENT_ID, CLIENT_SECRET, HumaEmulator
 from tests.helpers import run_cli, sync
 
 WINDOW = {"holiday_start_date": "2024-01-01", "holiday_end_date": "2025-12-31"}

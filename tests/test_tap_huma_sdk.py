@@ -6,8 +6,8 @@ import atexit
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
+from human_sandbox.huma import CLIENT_ID, CLIENT_SECRET, HumaEmulator
 from tap_huma.tap import TapHuma
-from tests.emulators.huma import CLIENT_ID, CLIENT_SECRET, HumaEmulator
 
 _EMULATOR = HumaEmulator(seed=3, size=12).start()
 atexit.register(_EMULATOR.stop)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
 from tap_humaans.streams import RESOURCES
 from tap_humaans.tap import TapHumaans
-from tests.emulators.humaans import FULL_TOKEN, HumaansEmulator
 from tests.helpers import SyncResult, parse_messages, select_only, sync
 
 STREAMS = sorted(RESOURCES)
@@ -188,7 +188,7 @@ def test_a_rejected_updated_at_filter_falls_back_to_a_full_scan(caplog):
 
 @pytest.mark.parametrize("scope_mode", ["warn", "fail"])
 def test_missing_scope_follows_on_missing_scope(scope_mode, caplog):
-    from tests.emulators.humaans import NO_SENSITIVE_TOKEN
+    from human_sandbox.humaans import NO_SENSITIVE_TOKEN
 
     with HumaansEmulator(seed=7, size=10) as emulator:
         config = {

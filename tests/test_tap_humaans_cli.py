@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from tests.emulators.humaans import FULL_TOKEN, HumaansEmulator
+from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
 from tests.helpers import run_cli
 
 WRONG_TOKEN = "hmns_wrong_canary_0d7e4b2a91"

@@ -6,8 +6,8 @@ import atexit
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
+from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
 from tap_humaans.tap import TapHumaans
-from tests.emulators.humaans import FULL_TOKEN, HumaansEmulator
 
 _EMULATOR = HumaansEmulator(seed=3, size=25).start()
 atexit.register(_EMULATOR.stop)

@@ -6,8 +6,8 @@ import atexit
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
+from human_sandbox.humanapi import APP_KEY, CLIENT_ID, CLIENT_SECRET, HumanApiEmulator
 from tap_humanapi.tap import TapHumanApi
-from tests.emulators.humanapi import APP_KEY, CLIENT_ID, CLIENT_SECRET, HumanApiEmulator
 
 _EMULATOR = HumanApiEmulator(seed=3, size=3, no_source_users=0).start()
 atexit.register(_EMULATOR.stop)

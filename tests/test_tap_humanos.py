@@ -6,8 +6,8 @@ import typing as t
 
 import pytest
 
+from human_sandbox.humanos import API_KEY, SIGNATURE_SECRET, HumanosEmulator
 from tap_humanos.tap import TapHumanos
-from tests.emulators.humanos import API_KEY, SIGNATURE_SECRET, HumanosEmulator
 from tests.helpers import run_cli, sync
 
 STREAMS = ["activity_events", "credentials", "requests", "resource_groups", "resources"]

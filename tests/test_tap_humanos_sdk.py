@@ -6,8 +6,8 @@ import atexit
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
+from human_sandbox.humanos import API_KEY, SIGNATURE_SECRET, HumanosEmulator
 from tap_humanos.tap import TapHumanos
-from tests.emulators.humanos import API_KEY, SIGNATURE_SECRET, HumanosEmulator
 
 _EMULATOR = HumanosEmulator(seed=3, size=15).start()
 atexit.register(_EMULATOR.stop)

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tap_openhuman.authorize import main as authorize
-from tap_openhuman.tap import TapOpenHuman
-from tests.emulators.openhuman import (
+from human_sandbox.openhuman import (
     API_KEY,
     CLIENT_ID,
     CLIENT_SECRET,
     REDIRECT_URI,
     OpenHumanEmulator,
 )
+from tap_openhuman.authorize import main as authorize
+from tap_openhuman.tap import TapOpenHuman
 from tests.helpers import run_cli, sync
 
 STREAMS = ["agents", "conversations", "memories", "messages", "runs", "usage"]

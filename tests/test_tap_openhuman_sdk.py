@@ -8,8 +8,8 @@ from pathlib import Path
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
+from human_sandbox.openhuman import API_KEY, CLIENT_ID, CLIENT_SECRET, OpenHumanEmulator
 from tap_openhuman.tap import TapOpenHuman
-from tests.emulators.openhuman import API_KEY, CLIENT_ID, CLIENT_SECRET, OpenHumanEmulator
 
 _EMULATOR = OpenHumanEmulator(seed=3, size=6).start()
 atexit.register(_EMULATOR.stop)

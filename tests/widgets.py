@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from singer_sdk import typing as th
 
+from human_sandbox.core import EmulatorServer, Request, Response, json_response
 from taps_shared import (
     BearerTokenAuth,
     HumanRESTStream,
@@ -19,7 +20,6 @@ from taps_shared import (
     TotalOffsetPaginator,
     settings,
 )
-from tests.emulators.core import EmulatorServer, Request, Response, json_response
 
 TOKEN = "wdg_canary_5e2f9b7c1d"
 

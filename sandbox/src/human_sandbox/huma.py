@@ -30,8 +30,8 @@ from urllib.parse import parse_qs, unquote_plus
 
 import orjson
 
-from tests.emulators import datagen as dg
-from tests.emulators.core import Emulator, EmulatorServer, Request, Response, json_response
+from human_sandbox import datagen as dg
+from human_sandbox.core import Emulator, EmulatorServer, Request, Response, json_response
 
 CLIENT_ID = "3f2b8c1e-5a47-4d2e-9b1a-7c6d5e4f3a21"  # fake test credential
 CLIENT_SECRET = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"  # fake test credential

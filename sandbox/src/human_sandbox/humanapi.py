@@ -54,8 +54,8 @@ from urllib.parse import urlencode
 
 import orjson
 
-from tests.emulators import datagen as dg
-from tests.emulators.core import Emulator, EmulatorServer, Request, Response, json_response
+from human_sandbox import datagen as dg
+from human_sandbox.core import Emulator, EmulatorServer, Request, Response, json_response
 
 # Fake test credentials (not secrets).
 CLIENT_ID = "a1b2c3d4e5f60718293a4b5c6d7e8f90abcd1234"

@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
-from tests.emulators import datagen as dg
-from tests.emulators.core import (
+from human_sandbox import datagen as dg
+from human_sandbox.core import (
     Emulator,
     EmulatorServer,
     RateLimit,

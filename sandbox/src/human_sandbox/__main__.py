@@ -1,6 +1,6 @@
 """Run an API emulator as a process, for demos and benchmarks.
 
-    python -m tests.emulators humaans --port 0 --records 40 --seed 7 --latency-ms 0
+    python -m human_sandbox humaans --port 0 --records 40 --seed 7 --latency-ms 0
 
 Prints exactly one line, ``READY <api_url>``, once the server accepts connections, then
 serves until SIGTERM or SIGINT and exits 0. Other emulators plug in through ``REGISTRY``.
@@ -31,7 +31,7 @@ class Emulator(Protocol):
 
 
 def _humaans(args: argparse.Namespace) -> Emulator:
-    from tests.emulators.humaans import HumaansEmulator  # loaded on demand
+    from human_sandbox.humaans import HumaansEmulator  # loaded on demand
 
     emulator = HumaansEmulator(
         seed=args.seed,
@@ -51,7 +51,7 @@ def _humaans(args: argparse.Namespace) -> Emulator:
 
 
 def _huma(args: argparse.Namespace) -> Emulator:
-    from tests.emulators.huma import HumaEmulator  # loaded on demand
+    from human_sandbox.huma import HumaEmulator  # loaded on demand
 
     # --records is the number of users.
     return HumaEmulator(
@@ -60,7 +60,7 @@ def _huma(args: argparse.Namespace) -> Emulator:
 
 
 def _openhuman(args: argparse.Namespace) -> Emulator:
-    from tests.emulators.openhuman import OpenHumanEmulator  # loaded on demand
+    from human_sandbox.openhuman import OpenHumanEmulator  # loaded on demand
 
     # --records is the number of agents; READY announces the API base URL (…/v1).
     return OpenHumanEmulator(
@@ -69,7 +69,7 @@ def _openhuman(args: argparse.Namespace) -> Emulator:
 
 
 def _humanos(args: argparse.Namespace) -> Emulator:
-    from tests.emulators.humanos import HumanosEmulator  # loaded on demand
+    from human_sandbox.humanos import HumanosEmulator  # loaded on demand
 
     # --records is the number of requests.
     return HumanosEmulator(
@@ -78,7 +78,7 @@ def _humanos(args: argparse.Namespace) -> Emulator:
 
 
 def _humanapi(args: argparse.Namespace) -> Emulator:
-    from tests.emulators.humanapi import HumanApiEmulator  # loaded on demand
+    from human_sandbox.humanapi import HumanApiEmulator  # loaded on demand
 
     # --records is the number of users (the last one has no connected source); READY
     # announces the base URL of both the API and the auth service.
@@ -99,7 +99,7 @@ REGISTRY: dict[str, Callable[[argparse.Namespace], Emulator]] = {
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.emulators",
+        prog="human-sandbox",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -153,9 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The `human-sandbox` command and `python -m human_sandbox`."""
     status = main()
     sys.stdout.flush()
     sys.stderr.flush()
     # Skip freeing every record one by one at exit: that takes seconds at 100k people.
     os._exit(status)
+
+
+if __name__ == "__main__":
+    run()

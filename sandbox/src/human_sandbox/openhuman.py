@@ -38,8 +38,8 @@ from urllib.parse import parse_qs, unquote_plus, urlencode
 
 import orjson
 
-from tests.emulators import datagen as dg
-from tests.emulators.core import Emulator, EmulatorServer, Request, Response, json_response
+from human_sandbox import datagen as dg
+from human_sandbox.core import Emulator, EmulatorServer, Request, Response, json_response
 
 # Fake test credentials (not secrets).
 API_KEY = "sk_test_openhuman_5f0c2e9a"  # read + write
