@@ -3,14 +3,17 @@ fails here, loudly and by name, instead of quietly changing what the taps emit."
 
 from __future__ import annotations
 
+import ast
 import inspect
+import re
+from pathlib import Path
 
 import pytest
+from singer_sdk import RESTStream, Tap
 from singer_sdk.helpers import _state, _typing
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.plugin_base import PluginBase
 from singer_sdk.singerlib.encoding.simple import RecordMessage
-from singer_sdk.streams import rest
 from singer_sdk.streams.core import Stream
 
 
@@ -19,8 +22,8 @@ def source(function: object) -> str:
 
 
 PINS = {
-    # HumanRESTStream._write_record_message: the compiled conformer and the writer's
-    # write_record replace the SDK's selection pass, conformance pass and message object.
+    # SDKStream._write_record_message: the compiled conformer and the writer's write_record
+    # replace the SDK's selection pass, conformance pass and message object.
     "records are written by _write_record_message": lambda: (
         "self._write_record_message(record)" in source(Stream._sync_records)
         and "self._generate_record_messages(record)" in source(Stream._write_record_message)
@@ -33,33 +36,36 @@ PINS = {
         and 'result["version"] = self.version' in source(RecordMessage.to_dict)
         and 'result["time_extracted"] = self.time_extracted' in source(RecordMessage.to_dict)
     ),
-    # HumanRESTStream._process_record: skipped when there are no children and no context.
+    # SDKStream._process_record: skipped when there are no children and no context.
     "_process_record only adds partition keys and syncs children": lambda: (
         list(inspect.signature(Stream._process_record).parameters)
         == ["self", "record", "child_context", "partition_context"]
         and "self._process_record(" in source(Stream._sync_records)
     ),
-    # HumanRESTStream._starting_bookmark_hint reads a partition's state without creating it.
+    # SDKStream.stream_version: the version ACTIVATE_VERSION announced.
+    "the stream version is kept in _stream_version": lambda: (
+        "self._write_activate_version_message(self._stream_version)" in source(Stream.sync)
+    ),
+    # SDKStream.partition_state_if_exists reads a partition's state without creating it.
     "get_state_if_exists reads partition state": lambda: (
         list(inspect.signature(_state.get_state_if_exists).parameters)[:3]
         == ["tap_state", "tap_stream_id", "state_partition_context"]
     ),
-    # GuardedPaginator.resume sets the token the SDK keeps in `_value`.
-    "paginators keep their token in _value": lambda: (
-        "return self._value" in source(BaseAPIPaginator.current_value.fget)  # type: ignore[attr-defined]
-    ),
-    # HumanRESTStream._prepare_page builds what the SDK's _prepare_request builds.
-    "requests are prepared from get_http_request": lambda: (
-        "self.get_http_request(" in source(rest._HTTPStream._prepare_request)
-        and "build_prepared_request(**prepare_kwargs)" in source(rest._HTTPStream._prepare_request)
-    ),
-    # HumanRESTStream._recover resets `_state_manager` so is_sorted is read again.
+    # SDKStream.forget_sort_order resets `_state_manager` so is_sorted is read again.
     "the state manager is cached in _state_manager": lambda: (
         "self._state_manager" in source(Stream.state_manager.fget)  # type: ignore[attr-defined]
     ),
-    # HumanTap._validate_config: secrets are registered before validation.
+    # set_paginator_token sets the token the SDK keeps in `_value`.
+    "paginators keep their token in _value": lambda: (
+        "return self._value" in source(BaseAPIPaginator.current_value.fget)  # type: ignore[attr-defined]
+    ),
+    # SDKTap._validate_config: secrets are registered before validation.
     "PluginBase.__init__ validates the config through _validate_config": lambda: (
         "self._validate_config(raise_errors=validate_config)" in source(PluginBase.__init__)
+    ),
+    # SDKTap._setup_signal_handlers: the SDK's handlers are not installed.
+    "PluginBase.__init__ installs signal handlers through _setup_signal_handlers": lambda: (
+        "self._setup_signal_handlers()" in source(PluginBase.__init__)
     ),
     # taps_shared.conform uses the SDK's own schema tests.
     "schema helpers the conformer shares": lambda: all(
@@ -68,7 +74,64 @@ PINS = {
     ),
 }
 
+ROOT = Path(__file__).parent.parent
+ADAPTER = ROOT / "shared/src/taps_shared/sdk.py"
+SOURCES = sorted(
+    path
+    for folder in (
+        "shared/src",
+        "tap-huma",
+        "tap-humaans",
+        "tap-humanapi",
+        "tap-humanos",
+        "tap-openhuman",
+    )
+    for path in (ROOT / folder).rglob("*.py")
+)
+
+
+def private_sdk_names() -> set[str]:
+    """Every `_name` (not dunder) the SDK's base classes define or set on `self`."""
+    names: set[str] = set()
+    for cls in (RESTStream, Stream, Tap, PluginBase, BaseAPIPaginator):
+        for klass in cls.__mro__:
+            if klass.__module__.startswith("singer_sdk"):
+                names.update(vars(klass))
+                names.update(re.findall(r"self\.(_\w+)", inspect.getsource(klass)))
+    return {name for name in names if name.startswith("_") and not name.endswith("__")}
+
+
+def private_uses(path: Path, private: set[str]) -> list[str]:
+    """Where a file imports from a private SDK module, or defines or touches a private
+    SDK name."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("singer_sdk"):
+            parts = (node.module or "").split(".") + [alias.name for alias in node.names]
+            if any(part.startswith("_") for part in parts):
+                found.append(f"line {node.lineno}: from {node.module} import ...")
+        name = None
+        if isinstance(node, ast.Attribute):
+            name = node.attr
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            name = node.name
+        if name in private:
+            found.append(f"line {node.lineno}: {name}")
+    return found
+
 
 @pytest.mark.parametrize("pin", PINS, ids=list(PINS))
 def test_the_sdk_still_works_the_way_taps_shared_assumes(pin):
     assert PINS[pin](), f"singer-sdk changed: {pin}; review taps_shared before upgrading"
+
+
+def test_private_sdk_names_are_used_only_in_the_adapter_module():
+    private = private_sdk_names()
+    assert "_write_record_message" in private and "_stream_version" in private
+    assert private_uses(ADAPTER, private), "the adapter should use private names"
+    offenders = {
+        str(path.relative_to(ROOT)): uses
+        for path in SOURCES
+        if path != ADAPTER and (uses := private_uses(path, private))
+    }
+    assert not offenders, f"private Singer SDK names outside taps_shared/sdk.py: {offenders}"

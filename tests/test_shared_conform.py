@@ -13,7 +13,7 @@ from human_sandbox.humaans import HumaansEmulator
 from tap_humaans.tap import TapHumaans
 from taps_shared.conform import compile_conformer
 from taps_shared.errors import ResponseError, SchemaDriftError
-from taps_shared.rest import HumanRESTStream
+from taps_shared.streams import HumanRESTStream
 from tests.helpers import select_only, sync
 from tests.taps import TAPS, _humaans_config
 

@@ -12,10 +12,14 @@ import requests
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib.messages import RecordMessage, StateMessage
 
+from human_sandbox.core import EmulatorServer, json_response
 from taps_shared import redact
+from taps_shared.auth import HumanAuth
 from taps_shared.dates import normalise_timestamp, parse_datetime, to_iso_z
 from taps_shared.errors import ConfigError
-from taps_shared.tap import PerAttemptAuthSession
+from taps_shared.ratelimit import RateLimiter
+from taps_shared.retry import RetryPolicy
+from taps_shared.transport import Transport
 from taps_shared.urls import check_base_url
 from taps_shared.writer import BufferedMsgSpecWriter
 
@@ -158,19 +162,35 @@ def test_buffered_writer_writes_what_msgspec_writes_and_flushes_only_state(monke
     assert out.flushes == 1
 
 
-def test_preparing_a_request_never_runs_the_authenticator():
-    """Issue 8: authenticators run once per attempt, inside the retry loop. The SDK's
-    `session.auth = authenticator` is ignored: a token minted at preparation would fail
-    outside any retry loop, without naming its stream, and every request was signed twice."""
+def test_the_authenticator_runs_on_every_attempt_and_never_at_preparation():
+    """Issue 8: authenticators run once per attempt, inside the retry loop, so a token
+    minted for a request fails inside it, naming its call, and a retry is signed afresh.
+    Nothing authenticates a request while it is prepared."""
     calls: list[requests.PreparedRequest] = []
 
-    def authenticate(request: requests.PreparedRequest) -> requests.PreparedRequest:
-        calls.append(request)
-        request.headers["Authorization"] = "Bearer x"
-        return request
+    class Counting(HumanAuth):
+        def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+            calls.append(request)
+            request.headers["Authorization"] = f"Bearer {len(calls)}"
+            return request
 
-    session = PerAttemptAuthSession()
-    session.auth = authenticate
-    prepared = session.prepare_request(requests.Request("GET", "http://127.0.0.1/x"))
-    assert session.auth is None
-    assert calls == [] and "Authorization" not in prepared.headers
+    server = EmulatorServer(lambda request: json_response(200, {"ok": True})).start()
+    server.faults.add("status", status=503, times=1)
+    transport = Transport(
+        timeout=5,
+        policy=RetryPolicy(max_tries=3, base_delay=0.01),
+        limiter=RateLimiter(0),
+        user_agent="tap-test/1",
+        logger=logging.getLogger("test"),
+    )
+    try:
+        request = transport.prepare("GET", f"{server.base_url}/x")
+        assert calls == [] and "Authorization" not in request.headers
+        assert transport.send(request, "test", auth=Counting()).json() == {"ok": True}
+    finally:
+        server.stop()
+    assert len(calls) == 2
+    assert [entry.headers.get("authorization") for entry in server.requests] == [
+        "Bearer 1",
+        "Bearer 2",
+    ]

@@ -8,7 +8,7 @@ import typing as t
 import pytest
 
 from human_sandbox.huma import CLIENT_ID, CLIENT_SECRET, HumaEmulator
-from tap_huma.streams import unwrap_fields
+from tap_huma.client import unwrap_fields
 from tap_huma.tap import TapHuma
 from taps_shared.oauth import refresh_margin
 from tests.helpers import run_cli, sync

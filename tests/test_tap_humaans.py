@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
-from tap_humaans.streams import RESOURCES
+from tap_humaans.tap import STREAMS as TABLE
 from tap_humaans.tap import TapHumaans
 from tests.helpers import SyncResult, parse_messages, select_only, sync
 
-STREAMS = sorted(RESOURCES)
+STREAMS = sorted(spec.name for spec in TABLE.specs)
 
 
 def api_path(stream: str) -> str:

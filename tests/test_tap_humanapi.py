@@ -9,8 +9,7 @@ import typing as t
 import pytest
 
 from human_sandbox.humanapi import APP_KEY, CLIENT_ID, CLIENT_SECRET, HumanApiEmulator
-from tap_humanapi.streams import MEDICAL, WELLNESS
-from tap_humanapi.tap import TapHumanApi
+from tap_humanapi.tap import MEDICAL, WELLNESS, TapHumanApi
 from tests.helpers import run_cli, sync
 
 MEDICAL_STREAMS = [f"medical_{kind}" for kind in MEDICAL]

@@ -16,8 +16,9 @@ from taps_shared import (
     BearerTokenAuth,
     HumanRESTStream,
     HumanTap,
-    PageIndexPaginator,
-    TotalOffsetPaginator,
+    IncrementalFilter,
+    OffsetPaging,
+    PageNumberPaging,
     settings,
 )
 
@@ -98,22 +99,16 @@ class WidgetsStream(HumanRESTStream):
         th.Property("name", th.StringType),
         th.Property("updatedAt", th.DateTimeType),
     ).to_dict()
+    paging = OffsetPaging(limit="$limit", offset="$skip", limit_key="limit")
+    incremental = IncrementalFilter("updatedAt[$gte]", sort={"$sort[updatedAt]": 1})
+
+    @property
+    def page_limit(self) -> int:  # type: ignore[override]
+        return int(self.config["page_size"])
 
     @property
     def max_pages(self) -> int:  # type: ignore[override]
         return int(self.config["max_pages"])
-
-    def get_new_paginator(self) -> TotalOffsetPaginator:
-        return TotalOffsetPaginator(int(self.config["page_size"]), label=self.name)
-
-    def page_params(self, next_page_token: t.Any) -> dict[str, t.Any]:
-        return {"$limit": self.config["page_size"], "$skip": next_page_token or 0}
-
-    def incremental_params(self, since: str | None) -> dict[str, t.Any]:
-        params: dict[str, t.Any] = {"$sort[updatedAt]": 1}
-        if since is not None:
-            params["updatedAt[$gte]"] = since
-        return params
 
 
 class TapWidgets(HumanTap):
@@ -145,15 +140,8 @@ class GadgetsStream(WidgetsStream):
     name = "gadgets"
     api_order = "descending"
     on_not_found = "skip"
-
-    def get_new_paginator(self) -> PageIndexPaginator:
-        return PageIndexPaginator(int(self.config["page_size"]), label=self.name)
-
-    def page_params(self, next_page_token: t.Any) -> dict[str, t.Any]:
-        return {"pageIndex": next_page_token or 0, "pageSize": self.config["page_size"]}
-
-    def incremental_params(self, since: str | None) -> dict[str, t.Any]:
-        return {"dateFrom": since} if since else {}
+    paging = PageNumberPaging(index="pageIndex", size="pageSize")
+    incremental = IncrementalFilter("dateFrom")
 
 
 class TapGadgets(TapWidgets):

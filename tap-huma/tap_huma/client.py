@@ -1,49 +1,73 @@
-"""What is particular to Huma: `{total, items}` pages with `limit`/`offset`, per-endpoint
-page-size maxima, full-table streams announced with one ACTIVATE_VERSION each."""
+"""What is particular to Huma: `{total, items}` pages with `limit`/`offset` and per-endpoint
+maxima, no change timestamps (every stream is full table, announced with ACTIVATE_VERSION),
+user details wrapped in Field objects, and public holidays per country and date window."""
 
 from __future__ import annotations
 
 import typing as t
 
-from singer_sdk.streams import Stream
+from taps_shared import HumanRESTStream, OffsetPaging
 
-from tap_huma import schemas
-from taps_shared import HumanRESTStream, TotalOffsetPaginator
-from taps_shared.schemas import schema_loader
+if t.TYPE_CHECKING:
+    import requests
+    from singer_sdk.helpers.types import Context
 
-load_schema = schema_loader(schemas)
-
-
-class FullTableVersion(Stream):
-    """Full-table streams emit ACTIVATE_VERSION (so targets can drop deleted rows) once
-    per stream, not once per parent record as the SDK would for child streams."""
-
-    _version_announced = False
-
-    @property
-    def emit_activate_version_messages(self) -> bool:  # type: ignore[override]
-        if self._version_announced or not self.config.get("emit_activate_version_messages"):
-            return False
-        self._version_announced = True
-        return True
+#: Keys of a Huma "Field" wrapper: `{"value": X, "editable": ..., ...}` carries X.
+FIELD_KEYS = frozenset(
+    {"value", "editable", "completeness", "integrations", "requestedValue", "showBirthday"}
+)
 
 
-class HumaStream(FullTableVersion, HumanRESTStream):
-    """A Huma Open API endpoint."""
+def unwrap_fields(details: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Replace each Field wrapper of a UserDetails object by its value."""
+    return {
+        key: value.get("value")
+        if isinstance(value, dict) and "editable" in value and value.keys() <= FIELD_KEYS
+        else value
+        for key, value in details.items()
+    }
+
+
+class HumaStream(HumanRESTStream):
+    """A Huma Open API endpoint; a child's state is its parent's (no per-user bookmarks)."""
 
     primary_keys: t.ClassVar[list[str]] = ["id"]
+    state_partitioning_keys: t.ClassVar[list[str]] = []
     records_key: str | None = "items"
-    #: The endpoint's maximum `limit`; None for endpoints that are not paged.
-    page_limit: int | None = None
+    paging = OffsetPaging(limit="limit", offset="offset")
 
-    def get_new_paginator(self) -> TotalOffsetPaginator | None:
-        if self.page_limit is None:
-            return None
-        return TotalOffsetPaginator(
-            self.page_limit, label=self.name, records_key="items", limit_key=None
-        )
 
-    def page_params(self, next_page_token: t.Any) -> dict[str, t.Any]:
-        if self.page_limit is None:
-            return {}
-        return {"limit": self.page_limit, "offset": next_page_token or 0}
+class UsersStream(HumaStream):
+    """`GET /users`: every user (all statuses unless include_inactive_users is false)."""
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
+        params = super().get_url_params(context, next_page_token)
+        if not self.config.get("include_inactive_users", True):
+            params["isActive"] = "true"
+        return params
+
+
+class UserDetailsStream(HumaStream):
+    """`GET /users/{userId}`, its Field wrappers unwrapped to their values."""
+
+    def extract_records(self, body: t.Any, response: requests.Response) -> list[dict]:
+        return [unwrap_fields(record) for record in super().extract_records(body, response)]
+
+
+class HolidaysStream(HumaStream):
+    """`GET /holidays/{countryCode}?fromDate&toDate` for each configured country: a bare
+    list of dates, each becoming `{countryCode, date}`."""
+
+    @property
+    def partitions(self) -> list[dict]:  # type: ignore[override]
+        return [{"countryCode": code} for code in self.config.get("holiday_countries") or []]
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        if not context:  # no holiday_countries configured: nothing to read
+            return
+        for day in super().get_records(context):
+            yield {"countryCode": context["countryCode"], "date": day}
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
+        window = t.cast("t.Any", self.tap).holiday_window
+        return {"fromDate": window[0], "toDate": window[1]}

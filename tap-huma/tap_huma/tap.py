@@ -1,4 +1,9 @@
-"""tap-huma: users, their details and positions, groups, job titles and holidays."""
+"""tap-huma: users, their details and positions, groups, job titles and holidays.
+
+Everything is full table: the API has no change timestamps. User details are fetched once
+per user (`GET /users/{id}`); their children, emergency contacts and identifications come
+inside them and become three streams without further requests.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,54 @@ from datetime import UTC, date, datetime
 from functools import cached_property
 
 from singer_sdk import typing as th
-from singer_sdk.streams import Stream
 
-from tap_huma.streams import STREAM_TYPES
-from taps_shared import ConfigError, HumanTap, settings
+from tap_huma import schemas
+from tap_huma.client import HolidaysStream, HumaStream, UserDetailsStream, UsersStream
+from taps_shared import ConfigError, HumanTap, StreamSpec, StreamTable, settings
 from taps_shared.dates import parse_datetime
 from taps_shared.oauth import ClientCredentialsAuth
 
 _COUNTRY = re.compile(r"[A-Z]{2}")
+USER = {"userId": "id"}
+
+#: Page limits are the OpenAPI's maxima (positions states none: the users maximum is used).
+STREAMS = StreamTable(
+    HumaStream,
+    schemas,
+    [
+        StreamSpec("users", "/users", page_limit=50, context=USER, base=UsersStream),
+        StreamSpec(
+            "user_details",
+            "/users/{userId}",
+            parent="users",
+            one_record=True,
+            paging=None,
+            context=USER,
+            base=UserDetailsStream,
+        ),
+        StreamSpec("user_children", parent="user_details", nested="children"),
+        StreamSpec("user_emergency_contacts", parent="user_details", nested="emergencyContacts"),
+        StreamSpec("user_identifications", parent="user_details", nested="identifications"),
+        StreamSpec("positions", "/users/{userId}/positions", parent="users", page_limit=50),
+        StreamSpec("groups", "/groups", page_limit=25),
+        StreamSpec("job_titles", "/job-titles", records_key=None, paging=None),
+        StreamSpec(
+            "holidays",
+            "/holidays/{countryCode}",
+            primary_keys=("countryCode", "date"),
+            records_key=None,
+            paging=None,
+            base=HolidaysStream,
+        ),
+    ],
+)
 
 
 class TapHuma(HumanTap):
     """Singer tap for the Huma HR Open API (https://humahr.com)."""
 
     name = "tap-huma"
+    stream_table = STREAMS
     url_settings = ("api_url", "token_url")
 
     config_jsonschema = th.PropertiesList(
@@ -128,11 +167,8 @@ class TapHuma(HumanTap):
             client_id=self.config["client_id"],
             client_secret=self.config["client_secret"],
             client_auth=self.config.get("client_auth", "form"),
-            send=self.send,
+            send=self.transport.send,
         )
-
-    def discover_streams(self) -> list[Stream]:
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
     def preflight(self) -> None:
         """Obtain a token and read `GET /users/me`: bad credentials fail here, once."""

@@ -1,19 +1,56 @@
-"""tap-humaans: every list resource of the Humaans HRIS API."""
+"""tap-humaans: every list resource of the Humaans HRIS API, one line each."""
 
 from __future__ import annotations
 
 from singer_sdk import typing as th
 
+from tap_humaans import schemas
 from tap_humaans.client import HumaansStream
-from tap_humaans.streams import STREAM_TYPES
-from taps_shared import BearerTokenAuth, ConfigError, HumanTap, settings
+from taps_shared import BearerTokenAuth, ConfigError, HumanTap, StreamSpec, StreamTable, settings
 from taps_shared.errors import UnauthorizedError
+
+COMPENSATIONS = "compensations:read"
+DOCUMENTS = "documents:read"
+
+#: Every stream is incremental on `updatedAt`, unless it says otherwise; `scope` names the
+#: token scope beyond private:read that its resource needs.
+STREAMS = StreamTable(
+    HumaansStream,
+    schemas,
+    [
+        StreamSpec("people", "/people"),
+        StreamSpec("companies", "/companies"),
+        StreamSpec("locations", "/locations"),
+        StreamSpec("job_roles", "/job-roles"),
+        StreamSpec("compensations", "/compensations", scope=COMPENSATIONS),
+        StreamSpec("compensation_types", "/compensation-types", scope=COMPENSATIONS),
+        StreamSpec("time_away", "/time-away"),
+        StreamSpec("time_away_types", "/time-away-types"),
+        StreamSpec("time_away_allocations", "/time-away-allocations"),
+        StreamSpec("time_away_policies", "/time-away-policies"),
+        StreamSpec("time_away_adjustments", "/time-away-adjustments"),
+        StreamSpec("bank_accounts", "/bank-accounts"),
+        StreamSpec("emergency_contacts", "/emergency-contacts"),
+        StreamSpec("equipment", "/equipment"),
+        StreamSpec("custom_fields", "/custom-fields"),
+        StreamSpec("custom_values", "/custom-values"),
+        StreamSpec("documents", "/documents", scope=DOCUMENTS),
+        StreamSpec("document_types", "/document-types", scope=DOCUMENTS),
+        StreamSpec("identity_documents", "/identity-documents", scope=DOCUMENTS),
+        StreamSpec("timesheet_entries", "/timesheet-entries"),
+        StreamSpec("timesheet_submissions", "/timesheet-submissions"),
+        StreamSpec("working_patterns", "/working-patterns"),
+        StreamSpec("public_holidays", "/public-holidays", replication_key=None),
+        StreamSpec("public_holiday_calendars", "/public-holiday-calendars", replication_key=None),
+    ],
+)
 
 
 class TapHumaans(HumanTap):
     """Singer tap for Humaans (https://humaans.io)."""
 
     name = "tap-humaans"
+    stream_table = STREAMS
 
     config_jsonschema = th.PropertiesList(
         settings.credential(
@@ -47,9 +84,6 @@ class TapHumaans(HumanTap):
 
     def build_authenticator(self) -> BearerTokenAuth:
         return BearerTokenAuth(self.config["api_token"])
-
-    def discover_streams(self) -> list[HumaansStream]:
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
     def preflight(self) -> None:
         """`GET /api/me`: a rejected token fails here, once, not in every stream."""

@@ -1,20 +1,109 @@
-"""tap-humanapi: every connected user's wellness and medical data, in one run."""
+"""tap-humanapi: every connected user's wellness and medical data, in one run.
+
+The app's users come from the Application API (App Key); per user, the profile, sources,
+medical records and (in `per_user` mode) wellness data come from the Data API with that
+user's token. In `batch` mode wellness comes from the App Key batch queries, one paged
+call per data type for all users. Same schemas either way.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import typing as t
 from functools import cached_property
 
-import requests
 from singer_sdk import typing as th
 
-from tap_humanapi.client import HumanApiStream
-from tap_humanapi.streams import stream_types
-from taps_shared import BasicAuth, ConfigError, HumanTap, settings
+from tap_humanapi import schemas
+from tap_humanapi.client import AppUsers, BatchStream, HumanApiStream, UsersStream, UserStream
+from taps_shared import BasicAuth, ConfigError, HumanTap, StreamSpec, StreamTable, settings
 from taps_shared.errors import HTTPStatusError, UnauthorizedError
-from taps_shared.oauth import SubjectRefusedError, SubjectTokens
-from taps_shared.responses import json_body
+
+#: wellness stream → (Data API path per user, Application API batch path for all users)
+WELLNESS: dict[str, tuple[str, str]] = {
+    "activities": ("/activities", "/users/activities"),
+    "activity_summaries": ("/activities/summaries", "/users/activities/summaries"),
+    "sleeps": ("/sleeps", "/users/sleeps"),
+    "sleep_summaries": ("/sleeps/summaries", "/users/sleeps/summaries"),
+    "heart_rate": ("/heart_rate/readings", "/users/heart_rates"),
+    "heart_rate_summaries": ("/heart_rate/summaries", "/users/heart_rate/summaries"),
+    "blood_pressure": ("/blood_pressure/readings", "/users/blood_pressures"),
+    "blood_glucose": ("/blood_glucose/readings", "/users/blood_glucoses"),
+    "blood_oxygen": ("/blood_oxygen/readings", "/users/blood_oxygens"),
+    "bmi": ("/bmi/readings", "/users/bmis"),
+    "body_fat": ("/body_fat/readings", "/users/body_fats"),
+    "height": ("/height/readings", "/users/heights"),
+    "weight": ("/weight/readings", "/users/weights"),
+}
+MEDICAL = (
+    "allergies",
+    "encounters",
+    "medications",
+    "test_results",
+    "vitals",
+    "narratives",
+    "organizations",
+    "social_history",
+    "reports",
+)
+
+
+def wellness(name: str, mode: str) -> StreamSpec:
+    """A wellness stream: the Data API per user, or a batch query for all users."""
+    per_user, batch = WELLNESS[name]
+    if mode == "per_user":
+        return StreamSpec(name, per_user, parent="users", base=UserStream)
+    return StreamSpec(name, batch, base=BatchStream)
+
+
+def stream_table(mode: str) -> StreamTable:
+    """Every stream, the wellness ones in `mode`. Medical records answer 404 for a user
+    without any: no records, not an error."""
+    return StreamTable(
+        HumanApiStream,
+        schemas,
+        [
+            StreamSpec(
+                "users",
+                "/users",
+                primary_keys=("humanId",),
+                replication_key=None,
+                context={"humanId": "humanId"},
+                base=UsersStream,
+            ),
+            StreamSpec(
+                "profile",
+                "/profile",
+                parent="users",
+                primary_keys=("humanId",),
+                replication_key=None,
+                one_record=True,
+                paging=None,
+                base=UserStream,
+            ),
+            StreamSpec(
+                "sources",
+                "/sources",
+                parent="users",
+                primary_keys=("humanId", "id", "source"),
+                replication_key=None,
+                paging=None,
+                base=UserStream,
+            ),
+            *(
+                StreamSpec(
+                    f"medical_{kind}",
+                    f"/medical/{kind}",
+                    parent="users",
+                    on_not_found="empty",
+                    base=UserStream,
+                )
+                for kind in MEDICAL
+            ),
+            *(wellness(name, mode) for name in WELLNESS),
+        ],
+    )
+
+
+STREAMS = {mode: stream_table(mode) for mode in ("batch", "per_user")}
 
 
 class TapHumanApi(HumanTap):
@@ -89,56 +178,27 @@ class TapHumanApi(HumanTap):
         *settings.transport(),
     ).to_dict()
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        #: humanId → externalId (client_user_id) of the users read in this run.
-        self.external_ids: dict[str, str] = {}
-        super().__init__(*args, **kwargs)
+    @property
+    def stream_table(self) -> StreamTable:  # type: ignore[override]
+        return STREAMS[self.config.get("wellness_mode", "batch")]
 
     def check_settings(self) -> None:
         super().check_settings()
-        self.in_shard("")  # a shard out of range fails now, naming the setting
-
-    def in_shard(self, human_id: str | None) -> bool:
-        """Whether this run's `user_shard` covers the user (stable across runs and hosts)."""
-        shard = self.config.get("user_shard")
-        if not shard:
-            return True
-        index, count = (int(part) for part in shard.split("/"))
-        if index >= count:
-            msg = f"user_shard {shard!r}: the shard index must be below the shard count"
-            raise ConfigError(msg)
-        digest = hashlib.sha256(str(human_id).encode()).digest()
-        return int.from_bytes(digest[:8], "big") % count == index
+        self.users.in_shard("")  # a shard out of range fails now, naming the setting
 
     def build_authenticator(self) -> BasicAuth:
         return BasicAuth(self.config["app_key"], "")
 
     @cached_property
-    def user_tokens(self) -> SubjectTokens:
-        return SubjectTokens(self._mint_user_token)
-
-    def _mint_user_token(self, external_id: str) -> dict[str, t.Any]:
-        """`POST <auth_url>/v1/connect/token` with `type: access` for one user."""
-        body = {
-            "client_id": self.config["client_id"],
-            "client_secret": self.config["client_secret"],
-            "client_user_id": external_id,
-            "type": "access",
-        }
-        url = f"{self.url_setting('auth_url')}/v1/connect/token"
-        request = requests.Request("POST", url, json=body)
-        try:
-            return json_body(self.send(request.prepare(), "Human API token request"))
-        except UnauthorizedError as exc:
-            msg = f"{exc}: check client_id and client_secret"
-            raise ConfigError(msg) from None
-        except HTTPStatusError as exc:
-            reason = f"{exc.status} {exc.api_message}".strip()
-            raise SubjectRefusedError(external_id, reason, first=True) from None
-
-    def discover_streams(self) -> list[HumanApiStream]:
-        mode = self.config.get("wellness_mode", "batch")
-        return [stream_type(tap=self) for stream_type in stream_types(mode)]
+    def users(self) -> AppUsers:
+        return AppUsers(
+            transport=self.transport,
+            token_url=f"{self.url_setting('auth_url')}/v1/connect/token",
+            client_id=self.config["client_id"],
+            client_secret=self.config["client_secret"],
+            wanted=self.config.get("client_user_ids"),
+            shard=self.config.get("user_shard"),
+        )
 
     def preflight(self) -> None:
         """One App Key call: a wrong app_key or client_id fails here, in one line."""

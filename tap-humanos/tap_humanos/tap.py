@@ -4,10 +4,45 @@ from __future__ import annotations
 
 from singer_sdk import typing as th
 
+from tap_humanos import schemas
 from tap_humanos.client import HumanosStream
-from tap_humanos.streams import STREAM_TYPES
-from taps_shared import ConfigError, HmacSignedAuth, HumanTap, settings
+from taps_shared import ConfigError, HmacSignedAuth, HumanTap, StreamSpec, StreamTable, settings
 from taps_shared.errors import UnauthorizedError
+
+#: Requests and the activity log come newest first and are incremental on `createdAt`;
+#: resources and groups are full table. A request's credentials (decisions and W3C
+#: credential included) come from its detail, `GET /request/{requestId}`. The activity
+#: log exists in dated API versions only: a 404 (v1) skips it with a warning.
+STREAMS = StreamTable(
+    HumanosStream,
+    schemas,
+    [
+        StreamSpec(
+            "requests",
+            "/request",
+            replication_key="createdAt",
+            api_order="descending",
+            context={"requestId": "id"},
+        ),
+        StreamSpec(
+            "credentials",
+            "/request/{requestId}",
+            parent="requests",
+            records_key="credentials",
+            paging=None,
+            state_partitioning_keys=(),
+        ),
+        StreamSpec("resources", "/resource"),
+        StreamSpec("resource_groups", "/resource/group"),
+        StreamSpec(
+            "activity_events",
+            "/activity",
+            replication_key="createdAt",
+            api_order="descending",
+            on_not_found="skip",
+        ),
+    ],
+)
 
 #: The API's 401 message → what the user should check.
 _REJECTIONS = {
@@ -24,6 +59,7 @@ class TapHumanos(HumanTap):
     """Singer tap for Humanos (https://humanos.id)."""
 
     name = "tap-humanos"
+    stream_table = STREAMS
 
     config_jsonschema = th.PropertiesList(
         settings.credential("api_key", "API key", "Humanos API key (dashboard → API keys)."),
@@ -58,9 +94,6 @@ class TapHumanos(HumanTap):
 
     def build_authenticator(self) -> HmacSignedAuth:
         return HmacSignedAuth(self.config["api_key"], self.config["signature_secret"])
-
-    def discover_streams(self) -> list[HumanosStream]:
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
     def preflight(self) -> None:
         """One signed `GET /resource`: a bad key or signature fails here, in one line."""

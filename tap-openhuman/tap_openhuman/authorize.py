@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             client_secret=config["client_secret"],
             code=args.code,
             redirect_uri=args.redirect_uri,
-            send=tap.send,
+            send=tap.transport.send,
         )
         if not payload.get("refresh_token"):
             raise TapError("the token endpoint returned no refresh_token")

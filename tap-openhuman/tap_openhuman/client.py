@@ -1,45 +1,40 @@
 """What is particular to OpenHuman: `{data, has_more, next_cursor}` pages with `limit` and
-`cursor`, and an exclusive `updated_after`-style filter."""
+`cursor`, and exclusive `updated_after`-style filters (without one the API lists newest
+first, so a first run without start_date still sends the epoch)."""
 
 from __future__ import annotations
 
 import typing as t
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from tap_openhuman import schemas
-from taps_shared import CursorPaginator, HumanRESTStream
-from taps_shared.dates import parse_datetime, to_iso_z
-from taps_shared.schemas import schema_loader
+from taps_shared import CursorPaging, HumanRESTStream, IncrementalFilter
 
-load_schema = schema_loader(schemas)
 #: The filter value of a first run without start_date: every record is later than this.
 EPOCH = "1970-01-01T00:00:00.000Z"
+#: Days of usage read on a first run without start_date.
+USAGE_DEFAULT_DAYS = 365
+
+
+def after(param: str) -> IncrementalFilter:
+    """An exclusive lower bound on the replication key, named `param`."""
+    return IncrementalFilter(param, inclusive=False, initial=EPOCH)
 
 
 class OpenHumanStream(HumanRESTStream):
     """An OpenHuman list endpoint (the documented agents, or a proposed resource)."""
 
     primary_keys: t.ClassVar[list[str]] = ["id"]
-    records_key: str | None = "data"
     replication_key = "updated_at"
-    #: The exclusive lower-bound filter on the replication key.
-    filter_param = "updated_after"
+    records_key: str | None = "data"
+    paging = CursorPaging(limit="limit", cursor="cursor")
+    incremental = after("updated_after")
 
-    def get_new_paginator(self) -> CursorPaginator:
-        return CursorPaginator(label=self.name)
 
-    def page_params(self, next_page_token: t.Any) -> dict[str, t.Any]:
-        params: dict[str, t.Any] = {"limit": int(self.config.get("page_size", 100))}
-        if next_page_token:
-            params["cursor"] = next_page_token
-        return params
+class UsageStream(OpenHumanStream):
+    """`GET /v1/usage?start_date&end_date` (proposed): one row per day and model."""
 
     def incremental_params(self, since: str | None) -> dict[str, t.Any]:
-        if since is None:
-            # Without the filter the API lists newest first (created_at desc): a first run
-            # with no start_date must still ask for the ascending, resumable order.
-            return {self.filter_param: EPOCH}
-        # The filter is exclusive; one millisecond earlier keeps records that share the
-        # bookmark's timestamp (the base stream drops anything older than the bookmark).
-        earlier = parse_datetime(since, "bookmark") - timedelta(milliseconds=1)
-        return {self.filter_param: to_iso_z(earlier)}
+        # Inclusive dates: the bookmark's day is read again, as its counts may have grown.
+        today = datetime.now(UTC).date()
+        start = since[:10] if since else (today - timedelta(days=USAGE_DEFAULT_DAYS)).isoformat()
+        return {"start_date": start, "end_date": today.isoformat()}

@@ -1,35 +1,33 @@
-"""What every Human-family tap shares: auth, the resilient REST stream, paging, redaction."""
+"""What every Human-family tap shares: the tap and stream bases, the stream table, paging,
+authenticators, the transport, redaction."""
 
 from taps_shared.auth import BasicAuth, BearerTokenAuth, HeaderAuth, HmacSignedAuth, HumanAuth
 from taps_shared.errors import ConfigError, PaginationError, TapError
-from taps_shared.pagination import (
-    CursorPaginator,
-    GuardedPaginator,
-    PageGuard,
-    PageIndexPaginator,
-    TotalOffsetPaginator,
+from taps_shared.pages import CursorPaging, OffsetPaging, PageNumberPaging, Paging
+from taps_shared.streams import (
+    HumanRESTStream,
+    IncrementalFilter,
+    StreamSpec,
+    StreamTable,
 )
-from taps_shared.ratelimit import RateLimiter
-from taps_shared.rest import HumanRESTStream
-from taps_shared.retry import RetryPolicy
 from taps_shared.tap import HumanTap
 
 __all__ = [
     "BasicAuth",
     "BearerTokenAuth",
     "ConfigError",
-    "CursorPaginator",
-    "GuardedPaginator",
+    "CursorPaging",
     "HeaderAuth",
     "HmacSignedAuth",
     "HumanAuth",
     "HumanRESTStream",
     "HumanTap",
-    "PageGuard",
-    "PageIndexPaginator",
+    "IncrementalFilter",
+    "OffsetPaging",
+    "PageNumberPaging",
     "PaginationError",
-    "RateLimiter",
-    "RetryPolicy",
+    "Paging",
+    "StreamSpec",
+    "StreamTable",
     "TapError",
-    "TotalOffsetPaginator",
 ]

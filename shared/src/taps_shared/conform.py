@@ -22,13 +22,8 @@ import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
 
-from singer_sdk.helpers._typing import (  # the SDK's own tests of a schema, so we agree
-    _is_exclusive_boolean_type,
-    is_object_type,
-    is_uniform_list,
-)
-
 from taps_shared.errors import ResponseError, SchemaDriftError
+from taps_shared.sdk import is_exclusive_boolean_type, is_object_type, is_uniform_list
 
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib.catalog import SelectionMask
@@ -151,7 +146,7 @@ class _ObjectConformer:
                 convert=_compile_value(
                     sub, drift, on_drift, mask=mask, breadcrumb=crumb, path=path + name
                 ),
-                boolean=_is_exclusive_boolean_type(sub),
+                boolean=is_exclusive_boolean_type(sub),
             )
         self._plans: dict[tuple[str, ...], _Plan] = {}
 
@@ -279,7 +274,7 @@ def _compile_value(
         if is_object_type(items) and "properties" in items:
             item_node = _ObjectConformer(items, drift=drift, on_drift=on_drift, path=path + "[].")
             return item_node.conform_list
-        if _is_exclusive_boolean_type(items):
+        if is_exclusive_boolean_type(items):
             return _booleans
     return None
 

@@ -1,132 +1,33 @@
-"""`HumanTap`: the Tap base that owns one HTTP session, authenticator, rate limiter and retry
-policy per run, checks settings up front, redacts secrets, and turns any failure into one
-line on stderr with a non-zero exit.
+"""`HumanTap`: the Tap base of the collection. It owns one transport and authenticator per
+run, checks settings, the catalog and the state before any stream starts, builds its
+streams from the tap's stream table, and registers every secret for redaction.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import io
-import json
-import logging
-import signal
-import sys
-import threading
 import typing as t
 from datetime import UTC, datetime
 from functools import cached_property
-from pathlib import Path
-from urllib.parse import urlsplit
 
-import click
-import requests
-from singer_sdk import Tap
-from singer_sdk.plugin_base import SingerCommand
-from singer_sdk.singerlib import Catalog, StateMessage
+from singer_sdk.singerlib import StateMessage
+from singer_sdk.streams import Stream
 
-from taps_shared import redact, writer
+from taps_shared import redact
 from taps_shared.auth import HumanAuth
+from taps_shared.cli import CommandLineTap
 from taps_shared.dates import parse_datetime
-from taps_shared.errors import ConfigError, RetriesExhaustedError, Terminated, one_line
+from taps_shared.errors import ConfigError, Terminated
 from taps_shared.ratelimit import RateLimiter
-from taps_shared.responses import check_response, json_body
-from taps_shared.retry import RetryPolicy, with_retries
+from taps_shared.responses import json_body
+from taps_shared.retry import RetryPolicy
+from taps_shared.transport import Transport
 from taps_shared.urls import check_base_url
 from taps_shared.writer import BufferedMsgSpecWriter
 
-#: Signals that stop a run cleanly: an orchestrator cancelling it, Ctrl-C.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-def _stop_on_signal(signum: int, frame: object) -> None:
-    """Raise `Terminated` wherever the tap is (once the writer has finished the lines it is
-    writing); a second signal stops the process at once."""
-    for other in STOP_SIGNALS:
-        signal.signal(other, signal.SIG_DFL)
-    writer.stop(signum)
-
-
-class OneLineErrorCommand(SingerCommand):
-    """The SDK command, except that failures end as one scrubbed line and exit code 1 (2 for
-    a usage error, as click has it, but on one line too).
-
-    A stop signal (SIGTERM, SIGINT) ends the run cleanly, which for a Singer tap means:
-    it stops promptly, even mid-request or in a back-off wait (the signal raises
-    `Terminated` where the tap is); the last STATE on stdout is valid and covers every
-    record written before it (`HumanTap.sync_all` writes it on the way out); stdout ends
-    with a complete message (buffered ones are flushed, none is cut); one WARNING line says
-    how the run stopped, no traceback; and the exit code is 128 + the signal number (143
-    for SIGTERM, 130 for SIGINT). Not 0: the sync is incomplete and no scheduler should
-    take it for a finished one (a Kubernetes Job, say, retries a non-zero exit, and the
-    retry resumes from that STATE). This replaces the SDK's handler, which exits 0 and
-    writes the STATE from inside the signal handler, where it can re-enter a stdout write
-    that the signal interrupted.
-    """
-
-    def invoke(self, ctx: click.Context) -> t.Any:
-        logging.captureWarnings(capture=True)
-        return click.Command.invoke(self, ctx)  # skip the SDK's multi-line error logging
-
-    def main(  # type: ignore[override]
-        self,
-        args: t.Sequence[str] | None = None,
-        prog_name: str | None = None,
-        complete_var: str | None = None,
-        standalone_mode: bool = True,
-        **extra: t.Any,
-    ) -> t.Any:
-        redact.install_log_filter()
-        previous: dict[int, t.Any] = {}
-        if threading.current_thread() is threading.main_thread():
-            previous = {signum: signal.signal(signum, _stop_on_signal) for signum in STOP_SIGNALS}
-        try:
-            if not standalone_mode:  # the caller handles click's exceptions itself
-                return super().main(args, prog_name, complete_var, False, **extra)
-            try:
-                result = super().main(args, prog_name, complete_var, False, **extra)
-            except click.ClickException as usage:  # an unknown option, a missing file, ...
-                self.logger.error("%s", redact.scrub(" ".join(usage.format_message().split())))
-                sys.exit(usage.exit_code)
-            sys.exit(result if isinstance(result, int) else 0)  # as click's standalone mode
-        except Terminated as stop:
-            with contextlib.suppress(OSError):  # a reader that went away cannot be helped
-                sys.stdout.flush()
-            self.logger.warning(
-                "Stopped by %s before the sync finished; the last STATE message covers every "
-                "record written: run again with it to resume",
-                stop.signal_name,
-            )
-            sys.exit(stop.exit_code)
-        except Exception as exc:  # the single place where failures become the final line
-            self.logger.error("%s", one_line(exc))
-            sys.exit(1)
-        finally:  # the run is over: a signal now finds the handlers it found before
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-
-
-def _read_file(path: str, what: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        msg = f"{what} file {path} cannot be read ({exc.strerror or type(exc).__name__})"
-        raise ConfigError(msg) from None
-
-
-def _load_json_object(text: str, what: str, name: str) -> dict[str, t.Any]:
-    """The JSON object in a config, state or catalog file; a ConfigError naming the file
-    (and never quoting it: a config file holds secrets) when it is not one."""
-    try:
-        found = json.loads(text)
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno} column {exc.colno}"
-        msg = f"{what} file {name} is not valid JSON ({exc.msg} at {where})"
-        raise ConfigError(msg) from None
-    if not isinstance(found, dict):
-        msg = f"{what} file {name} must hold a JSON object, not a {type(found).__name__}"
-        raise ConfigError(msg)
-    return found
+if t.TYPE_CHECKING:
+    from taps_shared.streams.spec import StreamTable
 
 
 def _texts(value: t.Any) -> t.Iterator[str]:
@@ -140,32 +41,15 @@ def _texts(value: t.Any) -> t.Iterator[str]:
         yield str(value)
 
 
-class PerAttemptAuthSession(requests.Session):
-    """A session that never authenticates a request while preparing it.
-
-    The authenticator runs on every attempt, inside the retry loop (the SDK's `_request`,
-    `HumanTap.send`), where a token request that fails is retried and, when it gives up,
-    named with the call it was for. The SDK also sets `session.auth`, which would
-    authenticate once more at preparation, outside any retry loop: a token minted there
-    (a new user's first, a renewal near expiry) could fail without naming its stream,
-    and every request would be signed twice. Assigning `auth` is therefore ignored.
-    """
-
-    @property  # type: ignore[override]
-    def auth(self) -> None:
-        return None
-
-    @auth.setter
-    def auth(self, _value: object) -> None:
-        pass
-
-
-class HumanTap(Tap):
-    """Base Tap of the collection; subclasses provide `build_authenticator`."""
+class HumanTap(CommandLineTap):
+    """Base Tap of the collection; a tap gives its settings, `stream_table` and
+    `build_authenticator`."""
 
     message_writer_class = BufferedMsgSpecWriter
     #: Settings holding base URLs, each checked against the URL policy.
     url_settings: tuple[str, ...] = ("api_url",)
+    #: The tap's streams, one spec each.
+    stream_table: StreamTable
 
     def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
         redact.install_log_filter()
@@ -173,16 +57,10 @@ class HumanTap(Tap):
         if validate_config:
             self.check_settings()
 
-    def _setup_signal_handlers(self) -> None:
-        """None here: `OneLineErrorCommand` handles stop signals for command-line runs, and
-        a tap built in-process (tests, scripts) leaves the host's handlers alone."""
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        # The SDK (0.54.x) calls this once, between loading the config (files and
-        # environment) and validating it: the point to learn the secrets before any message
-        # could quote them, and to cast numbers, which `--config ENV` leaves as strings.
+    def prepare_config(self, config: dict[str, t.Any]) -> None:
+        """Learn the secrets before any message could quote them, and cast numbers, which
+        `--config ENV` leaves as strings."""
         properties = self.config_jsonschema.get("properties", {})
-        config = self._config
         for key, spec in properties.items():
             if spec.get("secret") and key in config:
                 # Of any type: a validation error quotes a wrongly typed value (a number, a
@@ -192,7 +70,6 @@ class HumanTap(Tap):
             if "number" in spec.get("type", ()) and isinstance(config.get(key), str):
                 with contextlib.suppress(ValueError):
                     config[key] = float(config[key])
-        return super()._validate_config(raise_errors=raise_errors)
 
     def check_settings(self) -> None:
         """Semantic checks the JSON schema cannot express; raise ConfigError."""
@@ -231,21 +108,16 @@ class HumanTap(Tap):
         raise NotImplementedError
 
     @cached_property
-    def requests_session(self) -> requests.Session:
-        session = PerAttemptAuthSession()
-        # Parallel pages (and users) share it: keep enough connections alive for them all.
-        adapter = requests.adapters.HTTPAdapter(pool_maxsize=64)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        return session
-
-    @cached_property
-    def rate_limiter(self) -> RateLimiter:
-        return RateLimiter(float(self.config.get("requests_per_second") or 0))
-
-    @cached_property
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(max_tries=int(self.config.get("max_retries", 5)) + 1)
+    def transport(self) -> Transport:
+        """The one path of every request of the run."""
+        return Transport(
+            timeout=self.request_timeout,
+            policy=RetryPolicy(max_tries=int(self.config.get("max_retries", 5)) + 1),
+            limiter=RateLimiter(float(self.config.get("requests_per_second") or 0)),
+            user_agent=f"{self.name}/{self.plugin_version}",
+            logger=self.logger,
+            setting_of=self.url_setting_of,
+        )
 
     @property
     def api_headers(self) -> dict[str, str]:
@@ -260,48 +132,10 @@ class HumanTap(Tap):
     def request_timeout(self) -> float:
         return float(self.config.get("request_timeout") or 60)
 
-    @cached_property
-    def user_agent(self) -> str:
-        return f"{self.name}/{self.plugin_version}"
+    def discover_streams(self) -> list[Stream]:
+        return [stream_type(tap=self) for stream_type in self.stream_table.types]
 
     # -- requests outside streams (connection checks, token requests) -------------------
-
-    def send(
-        self, request: requests.PreparedRequest, label: str, *, authenticate: bool = False
-    ) -> requests.Response:
-        """Send with the run's session, limiter, retries and error mapping; a 2xx response.
-
-        `authenticate` applies the run's authenticator to every attempt (and lets a 401
-        refresh it once); authenticators themselves send without it.
-        """
-        auth = self.authenticator if authenticate else None
-        request.headers.setdefault("User-Agent", self.user_agent)
-
-        def attempt(prepared: requests.PreparedRequest) -> requests.Response:
-            if auth is not None:
-                auth(prepared)
-            response = self.requests_session.send(prepared, timeout=self.request_timeout)
-            check_response(response, label)
-            return response
-
-        path = urlsplit(request.url or "").path
-        call = with_retries(
-            attempt,
-            policy=self.retry_policy,
-            limiter=self.rate_limiter,
-            auth=auth,
-            label=lambda _request: f"{label}: {request.method} {path}",
-            logger=self.logger,
-        )
-        try:
-            return call(request)
-        except RetriesExhaustedError as exc:
-            # A host that refuses, or that DNS does not know, is most often a wrong URL.
-            setting = self.url_setting_of(request.url or "")
-            if setting and isinstance(exc.last_error, requests.exceptions.ConnectionError):
-                msg = f"{exc}; check {setting}"
-                raise RetriesExhaustedError(msg, last_error=exc.last_error) from None
-            raise
 
     def url_setting_of(self, url: str) -> str | None:
         """The URL setting `url` falls under (the most specific one), if any."""
@@ -316,8 +150,8 @@ class HumanTap(Tap):
 
     def get_json(self, path: str, label: str = "connection check") -> t.Any:
         """GET `<base_url><path>`, authenticated; the decoded JSON body."""
-        request = requests.Request("GET", f"{self.base_url}{path}", headers=self.api_headers)
-        return json_body(self.send(request.prepare(), label, authenticate=True))
+        request = self.transport.prepare("GET", f"{self.base_url}{path}", headers=self.api_headers)
+        return json_body(self.transport.send(request, label, auth=self.authenticator))
 
     def preflight(self) -> None:
         """Checks before the first stream syncs (a connection check, usually)."""
@@ -419,64 +253,3 @@ class HumanTap(Tap):
             drift = getattr(stream, "schema_drift", None)
             if drift:
                 self.logger.warning("%s", drift.summary())
-
-    # -- input files ----------------------------------------------------------------------
-
-    @classmethod
-    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> t.Any:
-        """The SDK's, once each file is known to hold a JSON object: its own errors name no
-        file ("Expecting value: line 1 column 1")."""
-        for path in value:
-            if path != "ENV":
-                _load_json_object(_read_file(path, "config"), "config", path)
-        return super().cb_config(ctx, param, value)
-
-    @classmethod
-    def invoke(  # type: ignore[override]
-        cls,
-        *,
-        about: bool = False,
-        about_format: str | None = None,
-        config: t.Any = None,
-        state: t.IO[str] | None = None,
-        catalog: t.IO[str] | None = None,
-    ) -> None:
-        """The SDK's, once the state and catalog files are known to be what they claim."""
-        if state is not None:
-            text = state.read()
-            found = _load_json_object(text, "state", state.name)
-            bookmarks = found.get("bookmarks", {})
-            if not isinstance(bookmarks, dict) or not all(
-                isinstance(v, dict) for v in bookmarks.values()
-            ):
-                msg = f"state file {state.name}: 'bookmarks' must map stream names to objects"
-                raise ConfigError(msg)
-            state = io.StringIO(text)
-        if catalog is not None:
-            text = catalog.read()
-            found = _load_json_object(text, "catalog", catalog.name)
-            if not isinstance(found.get("streams"), list):
-                msg = f"catalog file {catalog.name} is not a Singer catalog: no 'streams' list"
-                raise ConfigError(msg)
-            try:
-                Catalog.from_dict(found)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                problem = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-                msg = f"catalog file {catalog.name} is not a Singer catalog ({problem})"
-                raise ConfigError(msg) from None
-            catalog = io.StringIO(text)
-        super().invoke(
-            about=about, about_format=about_format, config=config, state=state, catalog=catalog
-        )
-
-    @classmethod
-    def get_singer_command(cls) -> click.Command:
-        command = super().get_singer_command()
-        return OneLineErrorCommand(
-            name=command.name,
-            callback=command.callback,
-            params=command.params,
-            help=command.help,
-            context_settings=command.context_settings,
-            logger=cls.logger,
-        )

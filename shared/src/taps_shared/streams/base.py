@@ -1,27 +1,23 @@
-"""`HumanRESTStream`: the one RESTStream every tap builds on.
+"""`HumanRESTStream`: the one stream class every tap builds on.
 
-It takes its HTTP session, authenticator, rate limiter and retry policy from the tap (one of
-each per run), maps every failure to a clear error, decodes each page once, and implements
-incremental sync the same way everywhere: a server-side filter fixed at the start of the
-sync, ascending order so an interrupted sync resumes, a client-side filter as a safety net,
-and a full-scan fallback when the API rejects the filter.
+It sends through the tap's transport (one session, rate limiter and retry policy per run),
+maps every failure to a clear error, decodes each page once, fetches the pages of a listing
+in parallel when it knows how many there are, and implements incremental sync the same way
+everywhere: a server-side filter fixed at the start of the sync, ascending order so an
+interrupted sync resumes, a client-side filter as a safety net, and a full-scan fallback
+when the API rejects the filter. What differs between APIs is data on the class: its
+`paging`, its `incremental` filter, where its records are (`records_key`).
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import logging
 import threading
 import typing as t
-from dataclasses import dataclass
-from functools import cached_property, partial
-from urllib.parse import urlsplit
+from datetime import UTC, datetime
+from functools import cached_property
+from urllib.parse import quote, urlsplit
 
-import requests
-from singer_sdk import RESTStream
-from singer_sdk.helpers._state import get_state_if_exists
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.pagination import SinglePagePaginator
 from singer_sdk.streams.rest import PageContext
 
@@ -29,21 +25,20 @@ from taps_shared.auth import HumanAuth
 from taps_shared.conform import SchemaDrift, compile_conformer
 from taps_shared.dates import normalise_timestamp
 from taps_shared.errors import ConfigError, ForbiddenError, HTTPStatusError, ResponseError
-from taps_shared.pagination import DEFAULT_MAX_PAGES, GuardedPaginator, PageGuard
-from taps_shared.parallel import in_order
-from taps_shared.responses import check_response, json_body
-from taps_shared.retry import with_retries
+from taps_shared.pages import DEFAULT_MAX_PAGES, Page, PageGuard, Paging, page_responses
+from taps_shared.responses import json_body
+from taps_shared.sdk import SDKStream
+from taps_shared.streams import prefetch
+from taps_shared.streams.filters import IncrementalFilter
+from taps_shared.streams.versions import FullTableVersion
 
 if t.TYPE_CHECKING:
-    from datetime import datetime
-
+    import requests
     from singer_sdk.helpers.types import Context
     from singer_sdk.pagination import BaseAPIPaginator
 
     from taps_shared.tap import HumanTap
     from taps_shared.writer import BufferedMsgSpecWriter
-
-Fetch = t.Callable[[t.Any], tuple[requests.PreparedRequest, requests.Response]]
 
 
 class _Partition(threading.local):
@@ -53,15 +48,23 @@ class _Partition(threading.local):
     def __init__(self, label: str, max_pages: int) -> None:
         self.since: str | None = None  # the bookmark the server-side filter starts at
         self.guard = PageGuard(label, max_pages)
-        self.extracted_at: datetime = utc_now()  # when the current page was fetched
+        self.extracted_at = datetime.now(UTC)  # when the current page was fetched
         self.subject = ""  # whose data it is, where each user has their own credentials
 
 
-class HumanRESTStream(RESTStream[t.Any]):
-    """Base stream: resilient HTTP, envelope unwrapping, resumable incremental sync."""
+class HumanRESTStream(FullTableVersion, SDKStream):
+    """Base stream: resilient HTTP, records where the API puts them, resumable sync."""
 
     #: Key of the record list in the response body; None when the body is the list.
     records_key: str | None = "data"
+    #: The body is one object, this stream's one record per request (a detail endpoint).
+    one_record: bool = False
+    #: How the API pages; None for endpoints that return everything at once.
+    paging: Paging | None = None
+    #: The endpoint's largest page; the `page_size` setting asks for less.
+    page_limit: int = 100
+    #: The server-side filter on the replication key (None: filter client-side only).
+    incremental: IncrementalFilter | None = None
     #: The permission a 403 means is missing; with it, `on_missing_scope` decides.
     required_scope: str | None = None
     #: Pages one partition may take before the run stops with an error.
@@ -73,87 +76,94 @@ class HumanRESTStream(RESTStream[t.Any]):
     #: What a 404 on the first page means: None (an error), "skip" (the account's API does
     #: not offer this endpoint: one warning) or "empty" (no data for this partition).
     on_not_found: t.Literal["skip", "empty"] | None = None
+    #: Child context given to child streams: child key → field of this stream's record.
+    child_context_keys: t.ClassVar[t.Mapping[str, str]] = {}
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, tap: HumanTap, *args: t.Any, **kwargs: t.Any) -> None:
+        self.tap = tap
+        super().__init__(tap, *args, **kwargs)
         self._part = _Partition(self.name, self.max_pages)
-        self._prefetched: dict[str, _Fetched] = {}
+        self.prefetched: dict[str, prefetch.Fetched] = {}
         self._server_filter = True
+        self.current_record: dict = {}  # the parent record whose children are syncing
         self.STATE_MSG_FREQUENCY = int(self.config.get("page_size") or 1000)
         self.logger.addFilter(_without_generic_failure_line)
-
-    @property
-    def tap(self) -> HumanTap:
-        return t.cast("HumanTap", self._tap)
 
     @property
     def url_base(self) -> str:
         return self.tap.base_url
 
     @property
-    def authenticator(self) -> requests.auth.AuthBase:
+    def authenticator(self) -> HumanAuth:
         return self.tap.authenticator
-
-    @property
-    def human_auth(self) -> HumanAuth | None:
-        """The authenticator, when it can recover from a 401 (every one of ours can)."""
-        auth = self.authenticator
-        return auth if isinstance(auth, HumanAuth) else None
-
-    @property
-    def requests_session(self) -> requests.Session:
-        return self.tap.requests_session
 
     @property
     def http_headers(self) -> dict:
         return {**super().http_headers, **self.tap.api_headers}
 
     @property
-    def timeout(self) -> float:  # type: ignore[override]
-        return self.tap.request_timeout
-
-    @property
-    def user_agent(self) -> str:  # type: ignore[override]
-        return self.tap.user_agent
+    def page_size(self) -> int:
+        """What each page asks for: the `page_size` setting, within the endpoint's limit."""
+        return min(int(self.config.get("page_size") or self.page_limit), self.page_limit)
 
     @property
     def is_sorted(self) -> bool:  # type: ignore[override]
         """Sorted (so resumable) while the server filters and orders by the bookmark."""
         return self.replication_key is not None and self._server_filter
 
-    # -- HTTP ---------------------------------------------------------------------------
+    # -- requests -----------------------------------------------------------------------
 
-    def request_decorator(self, func: t.Callable) -> t.Callable:
-        return with_retries(
-            func,
-            policy=self.tap.retry_policy,
-            limiter=self.tap.rate_limiter,
-            auth=self.human_auth,  # the stream's own: per-user streams have their own
-            label=self._label_call,
-            logger=self.logger,
-        )
+    def get_url(self, context: Context | None) -> str:
+        """The endpoint's URL, each `{key}` replaced by the context's value as one quoted
+        path segment: ids come from the server, and a `/`, `?`, `#` or `..` in one must not
+        change which resource is asked for."""
+        url = self.url_base + (self.path or "")
+        for key, value in (context or {}).items():
+            url = url.replace(f"{{{key}}}", _segment(value))
+        return url
 
-    def _label_call(self, request: requests.PreparedRequest, *_: t.Any) -> str:
-        return f"{self.name}: {request.method} {urlsplit(request.url or '').path}"
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
+        params = self.paging.params(next_page_token, self.page_size) if self.paging else {}
+        if self.replication_key and self._server_filter:
+            params.update(self.incremental_params(self._part.since))
+        return params
 
-    def validate_response(self, response: requests.Response) -> None:
-        check_response(response, self.name)
+    def incremental_params(self, since: str | None) -> dict[str, t.Any]:
+        """Query parameters ordering by the replication key and filtering on the bookmark
+        (`since`, when there is one)."""
+        return self.incremental.params(since) if self.incremental else {}
+
+    def get_new_paginator(self) -> BaseAPIPaginator | None:
+        if self.paging is None:
+            return None
+        return self.paging.paginator(self.page_size, self.records_key, self.name)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         records = self.extract_records(json_body(response), response)
         self._part.guard.check(records)
-        self._part.extracted_at = utc_now()
+        self._part.extracted_at = datetime.now(UTC)
         return records
 
     def extract_records(self, body: t.Any, response: requests.Response) -> list[dict]:
-        """The records of one page: `body[records_key]`, or the body itself."""
+        """The records of one page: `body[records_key]`, the body itself, or (`one_record`)
+        the body as the one record."""
+        if self.one_record and isinstance(body, dict):
+            return [body]
         records = body if self.records_key is None else _get(body, self.records_key)
         if not isinstance(records, list):
             where = urlsplit(response.url).path
             key = f"a '{self.records_key}' list" if self.records_key else "a JSON list"
+            if self.one_record:
+                key = "a JSON object"
             msg = f"{self.name}: GET {where} returned {response.status_code} without {key}"
             raise ResponseError(msg)
         return records
+
+    def get_child_context(self, record: dict, context: Context | None) -> dict | None:
+        self.current_record = record
+        if not self.child_context_keys:
+            return t.cast("dict | None", super().get_child_context(record, context))
+        return {key: record[field] for key, field in self.child_context_keys.items()}
 
     # -- records ------------------------------------------------------------------------
 
@@ -172,49 +182,32 @@ class HumanRESTStream(RESTStream[t.Any]):
         """What this stream's records said that its schema did not (so far)."""
         return self._conformer[1]
 
-    # The SDK (0.54.x) writes each record here, after a selection pass and a conformance
-    # pass that each walk the schema per value, and a message object per record: one
-    # compiled conformer (taps_shared.conform) and the writer's `write_record` do the same.
-    # Records carry the time their page was fetched. tests/test_sdk_internals.py pins this
-    # override and the next one.
-    def _write_record_message(self, record: dict) -> None:
+    def write_record(self, record: dict) -> None:
+        """Conform the record (one compiled function, not the SDK's per-value walk) and
+        write it through each stream map, stamped with the time its page was fetched."""
         record = self._conformer[0](record)
-        writer = t.cast("BufferedMsgSpecWriter", self._tap.message_writer)
+        writer = t.cast("BufferedMsgSpecWriter", self.tap.message_writer)
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:
                 writer.write_record(
-                    stream_map.stream_alias, mapped, self._stream_version, self._part.extracted_at
+                    stream_map.stream_alias, mapped, self.stream_version, self._part.extracted_at
                 )
-        self.state_manager.is_flushed = False
 
-    def _process_record(
-        self,
-        record: dict,
-        child_context: Context | None = None,
-        partition_context: Context | None = None,
-    ) -> None:
-        # The SDK adds the partition's keys to the record and syncs child streams; a
-        # stream with neither has nothing to do here, per record.
-        if partition_context or self.child_streams:
-            super()._process_record(record, child_context, partition_context)
+    @cached_property
+    def _parent_keys(self) -> tuple[str, ...]:
+        """The parent's keys a child stream's records carry (those its schema declares)."""
+        if self.parent_stream_type is None:
+            return ()
+        declared = self.schema.get("properties", {})
+        return tuple(key for key in self.tap_parent_keys() if key in declared)
+
+    def tap_parent_keys(self) -> t.Iterable[str]:
+        """The keys of the child context the parent gives this stream."""
+        parent = self.parent_stream_type
+        return getattr(parent, "child_context_keys", {}).keys()
 
     # -- incremental --------------------------------------------------------------------
-
-    def incremental_params(self, since: str | None) -> dict[str, t.Any]:
-        """Query parameters sorting ascending by the replication key, and filtering on the
-        bookmark when there is one (`since`)."""
-        return {}
-
-    def page_params(self, next_page_token: t.Any) -> dict[str, t.Any]:
-        """Query parameters selecting a page."""
-        return {}
-
-    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
-        params = self.page_params(next_page_token)
-        if self.replication_key and self._server_filter:
-            params.update(self.incremental_params(self._part.since))
-        return params
 
     def starting_bookmark(self, context: Context | None) -> str | None:
         """The bookmark (or start_date) to resume from, in the canonical format."""
@@ -236,12 +229,16 @@ class HumanRESTStream(RESTStream[t.Any]):
         return normalise_timestamp(value, f"{self.name}.{self.replication_key}")
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        """Drop records older than the bookmark (the server's filter may be coarse)."""
+        """Drop records older than the bookmark (the server's filter may be coarse); a
+        child's records carry their parent's key."""
         since = self._part.since
         if since is not None:
             value = self.bookmark_value(row)
             if value is not None and value < since:
                 return None
+        if context:
+            for key in self._parent_keys:
+                row.setdefault(key, context[key])
         return row
 
     # -- the sync -----------------------------------------------------------------------
@@ -275,13 +272,13 @@ class HumanRESTStream(RESTStream[t.Any]):
         kept.sort(key=lambda record: self.bookmark_value(record) or "")
         return kept
 
-    def _request_all(self, context: Context | None) -> t.Iterator[dict]:
+    def request_all(self, context: Context | None) -> t.Iterator[dict]:
         """Every record of the partition, recovering from first-page errors that allow it."""
         yielded = False
         while True:
             self._part.guard = PageGuard(self.name, self.max_pages)
             try:
-                for record in self._paged_records(context):
+                for record in self.paged_records(context):
                     yielded = True
                     yield record
                 return
@@ -292,91 +289,67 @@ class HumanRESTStream(RESTStream[t.Any]):
                     continue  # the retry without the server-side filter
                 return
 
-    # -- partitions fetched ahead (children of the next parent records) ------------------
+    def _prefetched_or_requested(self, context: Context | None) -> t.Iterable[dict]:
+        """The partition's records: fetched ahead if they were, for the same bookmark."""
+        fetched = self.prefetched.pop(prefetch.partition_key(context), None)
+        if fetched is None or fetched.since != self._part.since:
+            return self.request_all(context)
+        if isinstance(fetched.error, HTTPStatusError):
+            return self.request_all(context)  # again, in order, where _recover can act
+        if fetched.error is not None:
+            raise fetched.error
+        self._part.guard = fetched.guard
+        return fetched.records
 
-    def with_children_prefetched(
-        self, records: t.Iterable[dict], context: Context | None, workers: int
-    ) -> t.Iterator[dict]:
-        """This (parent) stream's records, while worker threads fetch the child partitions
-        of the next `workers` of them. The SDK then syncs each child partition as usual,
-        in order, from what was fetched: output and state are those of a serial run."""
-        children = [child for child in self.child_streams if isinstance(child, HumanRESTStream)]
-        children = [child for child in children if child.selected]
-        if workers < 2 or not children:
-            yield from records
-            return
-        tasks = (self._prefetch_task(record, context, children) for record in records)
-        for record, fetched in in_order(tasks, workers, f"{self.name}-children"):
-            for child, child_context, result in fetched:
-                child._prefetched[_key(child_context)] = result
-            yield record
-
-    def _prefetch_task(
-        self, record: dict, context: Context | None, children: list[HumanRESTStream]
-    ) -> t.Callable[[], tuple[dict, list]]:
-        """Plan, in the main thread, what a worker fetches for one parent record."""
-        processed = self.post_process(copy.deepcopy(record), context)
-        child_context = None if processed is None else self.get_child_context(processed, context)
-        plans = []
-        if child_context is not None:
-            for child in children:
-                plans.append((child, child_context, child._starting_bookmark_hint(child_context)))
-
-        def fetch() -> tuple[dict, list]:
-            return record, [(c, ctx, c._fetch_partition(ctx, since)) for c, ctx, since in plans]
-
-        return fetch
-
-    def _starting_bookmark_hint(self, context: Context) -> str | None:
+    def starting_bookmark_hint(self, context: Context) -> str | None:
         """Where the partition's sync will start (its bookmark, or start_date if later),
         read without creating its state entry. A wrong guess costs a refetch, no more."""
         if not self.replication_key:
             return None
-        state = get_state_if_exists(self.tap_state, self.name, context) or {}
+        state = self.partition_state_if_exists(context) or {}
         bookmark = state.get("replication_key_value")
         if state.get("replication_key") != self.replication_key:
             bookmark = None
         values = [v for v in (bookmark, self.config.get("start_date")) if v]
         return max((normalise_timestamp(str(v), "a bookmark") for v in values), default=None)
 
-    def _fetch_partition(self, context: Context, since: str | None) -> _Fetched:
+    def fetch_ahead(self, context: Context, since: str | None) -> prefetch.Fetched:
         """Every record of one partition, in a worker thread; errors are kept for later."""
         self.begin_partition(context)
         self._part.since = since
         self._part.guard = guard = PageGuard(self.name, self.max_pages)
         try:
-            return _Fetched(since, list(self._paged_records(context)), guard)
+            return prefetch.Fetched(since, list(self.paged_records(context)), guard)
         except HTTPStatusError as exc:
             if exc.status == 404 and self.on_not_found == "empty":
-                return _Fetched(since, [], guard)  # no data for this partition
-            return _Fetched(since, [], guard, exc)
+                return prefetch.Fetched(since, [], guard)  # no data for this partition
+            return prefetch.Fetched(since, [], guard, exc)
         except Exception as exc:  # raised, or recovered from, when the partition syncs
-            return _Fetched(since, [], guard, exc)
+            return prefetch.Fetched(since, [], guard, exc)
 
-    def _prefetched_or_requested(self, context: Context | None) -> t.Iterable[dict]:
-        fetched = self._prefetched.pop(_key(context), None)
-        if fetched is None or fetched.since != self._part.since:
-            return self._request_all(context)
-        if isinstance(fetched.error, HTTPStatusError):
-            return self._request_all(context)  # again, in order, where _recover can act
-        if fetched.error is not None:
-            raise fetched.error
-        self._part.guard = fetched.guard
-        return fetched.records
+    def with_children_prefetched(
+        self, records: t.Iterable[dict], context: Context | None, workers: int
+    ) -> t.Iterator[dict]:
+        """This (parent) stream's records, while worker threads fetch the child partitions
+        of the next `workers` of them (see `taps_shared.streams.prefetch`)."""
+        return prefetch.with_children_prefetched(self, records, context, workers)
 
-    def _paged_records(self, context: Context | None) -> t.Iterator[dict]:
-        """The SDK's page loop, except that when the first page tells how many follow, the
-        rest are fetched `max_parallel_requests` at a time, still emitted in page order."""
+    def paged_records(self, context: Context | None) -> t.Iterator[dict]:
+        """Every page's records, in page order; when the first page tells how many pages
+        follow, the rest are fetched `max_parallel_requests` at a time."""
         paginator = self.get_new_paginator() or SinglePagePaginator()
-        send = self.request_decorator(self._request)
+        label = self.name
 
-        def fetch(token: t.Any) -> tuple[requests.PreparedRequest, requests.Response]:
-            request = self._prepare_page(context, token)
-            return request, send(request, context)
+        def fetch(token: t.Any) -> Page:
+            request = self.prepare_page(context, token)
+            return request, self.tap.transport.send(request, label, auth=self.authenticator)
 
+        workers = self.tap.max_parallel_requests
+        if self.api_order == "descending" and self._part.since:
+            workers = 1  # newest first, reading stops at the bookmark: no pages ahead
         with self.get_http_request_counter() as counter:
             counter.with_context(context)
-            for request, response in self._responses(paginator, fetch):
+            for request, response in page_responses(paginator, fetch, workers, self._forked):
                 counter.increment()
                 self.update_sync_costs(request, response, context)
                 records = self.parse_response(response)
@@ -384,45 +357,24 @@ class HumanRESTStream(RESTStream[t.Any]):
                     return
                 yield from records
 
-    def _responses(
-        self, paginator: BaseAPIPaginator, fetch: Fetch
-    ) -> t.Iterator[tuple[requests.PreparedRequest, requests.Response]]:
-        workers = self.tap.max_parallel_requests
-        if self.api_order == "descending" and self._part.since:
-            workers = 1  # newest first, reading stops at the bookmark: no pages ahead
-        while not paginator.finished:
-            request, response = fetch(paginator.current_value)
-            yield request, response
-            paginator.advance(response)
-            if paginator.finished or workers < 2 or not isinstance(paginator, GuardedPaginator):
-                continue
-            planned = paginator.plan(response)
-            if len(planned) < 2:
-                continue
-            partition = vars(self._part).copy()  # the workers fetch for this partition
-            tasks = (partial(self._fetch_in, partition, fetch, token) for token in planned)
-            for request, response in in_order(tasks, workers, f"{self.name}-pages"):
-                yield request, response
-            paginator.resume(planned, response)
+    def _forked(self, fetch: t.Callable[[], Page]) -> t.Callable[[], Page]:
+        """`fetch`, to run in a worker thread as part of the partition being synced now."""
+        state = vars(self._part).copy()
 
-    def _fetch_in(
-        self, partition: dict[str, t.Any], fetch: Fetch, token: t.Any
-    ) -> tuple[requests.PreparedRequest, requests.Response]:
-        """`fetch(token)` in a worker thread, as part of the given partition."""
-        vars(self._part).update(partition)
-        return fetch(token)
+        def run() -> Page:
+            vars(self._part).update(state)
+            return fetch()
 
-    def _prepare_page(self, context: Context | None, token: t.Any) -> requests.PreparedRequest:
-        """The request for one page (the SDK's `_prepare_request`, for any token)."""
-        page = PageContext(stream_context=context, next_page_token=token)
-        http = self.get_http_request(page=page)
+        return run
+
+    def prepare_page(self, context: Context | None, token: t.Any) -> requests.PreparedRequest:
+        """The request for one page, from the public hook `get_http_request`."""
+        http = self.get_http_request(
+            page=PageContext(stream_context=context, next_page_token=token)
+        )
         body = {"json": http.data} if self.payload_as_json else {"data": http.data}
-        return self.build_prepared_request(
-            method=http.method,
-            url=http.url,
-            params=http.encode_params(),
-            headers=http.headers,
-            **body,
+        return self.tap.transport.prepare(
+            http.method, http.url, params=http.encode_params(), headers=http.headers, **body
         )
 
     def _recover(self, exc: HTTPStatusError) -> bool:
@@ -442,9 +394,8 @@ class HumanRESTStream(RESTStream[t.Any]):
                 exc.api_message or "400",
             )
             self._server_filter = False
-            # The SDK's state manager caches is_sorted when built (0.54.x): rebuild it so
-            # this unsorted scan keeps progress markers and bookmarks the maximum.
-            self._state_manager = None
+            # This unsorted scan must keep progress markers and bookmark the maximum.
+            self.forget_sort_order()
             return True
         if isinstance(exc, ForbiddenError) and self.required_scope:
             reason = f"the credentials lack scope {self.required_scope} ({exc})"
@@ -460,18 +411,13 @@ class HumanRESTStream(RESTStream[t.Any]):
         return False
 
 
-@dataclass
-class _Fetched:
-    """One partition fetched ahead: its records, or the error fetching it raised."""
-
-    since: str | None
-    records: list[dict]
-    guard: PageGuard
-    error: Exception | None = None
-
-
-def _key(context: Context | None) -> str:
-    return json.dumps(context, sort_keys=True, default=str)
+def _segment(value: t.Any) -> str:
+    """A value as one URL path segment: every reserved character quoted, and `.`/`..`
+    (which a URL parser would resolve) spelled out."""
+    text = str(value)
+    if text in {".", ".."}:
+        return text.replace(".", "%2E")
+    return quote(text, safe="")
 
 
 def _without_generic_failure_line(record: logging.LogRecord) -> bool:

@@ -1,23 +1,33 @@
-"""Paginators that cannot loop forever.
+"""How an API pages: a paging spec per style, which owns its parameter names, and the
+paginators it makes, which cannot loop forever.
 
-Every paginator here fails loudly, instead of spinning, when the API repeats a token; the
-stream's PageGuard does the same for a repeated page or a run past the page cap. The offset
-flavour also stops on `total`, on a short page and on an empty page, so a full last page
-costs no extra request.
+A tap declares its paging once, as data (`OffsetPaging(limit="$limit", offset="$skip")`);
+the stream asks it for each page's query parameters and for a fresh paginator. Every
+paginator fails loudly, instead of spinning, when the API repeats a token; the stream's
+PageGuard does the same for a repeated page or a run past the page cap. The offset flavour
+also stops on `total`, on a short page and on an empty page, so a full last page costs no
+extra request.
 """
 
 from __future__ import annotations
 
 import typing as t
+from dataclasses import dataclass
+from functools import partial
 
 import orjson
 import requests
 from singer_sdk.pagination import BaseAPIPaginator
 
 from taps_shared.errors import PaginationError
+from taps_shared.parallel import in_order
 from taps_shared.responses import json_body
+from taps_shared.sdk import set_paginator_token
 
 DEFAULT_MAX_PAGES = 100_000
+#: One page as fetched: the request sent and the response to it.
+Page = tuple[requests.PreparedRequest, requests.Response]
+Fetch = t.Callable[[t.Any], Page]
 
 
 class PageGuard:
@@ -73,7 +83,7 @@ class GuardedPaginator(BaseAPIPaginator[t.Any]):
         """Carry on after the planned pages were fetched out of band: `response` is the
         last one's. Pages beyond the plan (the listing grew meanwhile) are still read."""
         self._tokens.update(planned)
-        self._value = planned[-1]  # BaseAPIPaginator's token (SDK 0.54.x, pinned by a test)
+        set_paginator_token(self, planned[-1])
         self.advance(response)
 
 
@@ -211,3 +221,112 @@ class CursorPaginator(GuardedPaginator):
     def get_next(self, response: requests.Response) -> str | None:
         cursor = json_body(response).get(self.cursor_key)
         return str(cursor) if cursor else None
+
+
+# -- paging specs: what a tap declares ---------------------------------------------------
+
+
+class Paging:
+    """How one API pages: the query parameters of a page, and a paginator for a listing."""
+
+    def params(self, token: t.Any, size: int) -> dict[str, t.Any]:
+        """The query parameters asking for the page `token` (None: the first) of `size`."""
+        raise NotImplementedError
+
+    def paginator(self, size: int, records_key: str | None, label: str) -> GuardedPaginator:
+        """A fresh paginator for one listing whose records are at `records_key`."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class OffsetPaging(Paging):
+    """Offset paging: `?<limit>=N&<offset>=K`, the total in the body or a header."""
+
+    limit: str = "limit"
+    offset: str = "offset"
+    #: Body key of the listing's total, and header carrying it instead (bare-list bodies).
+    total_key: str | None = "total"
+    total_header: str | None = None
+    #: Body key echoing the page size the server used (it may clamp what was asked).
+    limit_key: str | None = None
+
+    def params(self, token: t.Any, size: int) -> dict[str, t.Any]:
+        return {self.limit: size, self.offset: token or 0}
+
+    def paginator(self, size: int, records_key: str | None, label: str) -> TotalOffsetPaginator:
+        return TotalOffsetPaginator(
+            size,
+            label=label,
+            records_key=records_key,
+            total_key=self.total_key,
+            limit_key=self.limit_key,
+            total_header=self.total_header,
+        )
+
+
+@dataclass(frozen=True)
+class PageNumberPaging(Paging):
+    """Page-number paging: `?<index>=I&<size>=N` from `start`, `{data, totalPages}`."""
+
+    index: str = "page"
+    size: str = "size"
+    total_pages_key: str = "totalPages"
+    start: int = 0
+
+    def params(self, token: t.Any, size: int) -> dict[str, t.Any]:
+        return {self.index: self.start if token is None else token, self.size: size}
+
+    def paginator(self, size: int, records_key: str | None, label: str) -> PageIndexPaginator:
+        return PageIndexPaginator(
+            size,
+            label=label,
+            records_key=records_key or "data",
+            total_pages_key=self.total_pages_key,
+            start=self.start,
+        )
+
+
+@dataclass(frozen=True)
+class CursorPaging(Paging):
+    """Opaque-cursor paging: `?<limit>=N&<cursor>=C`, `{data, has_more, next_cursor}`."""
+
+    limit: str = "limit"
+    cursor: str = "cursor"
+    cursor_key: str = "next_cursor"
+    has_more_key: str | None = "has_more"
+
+    def params(self, token: t.Any, size: int) -> dict[str, t.Any]:
+        return {self.limit: size, **({self.cursor: token} if token else {})}
+
+    def paginator(self, size: int, records_key: str | None, label: str) -> CursorPaginator:
+        return CursorPaginator(
+            label=label,
+            records_key=records_key or "data",
+            cursor_key=self.cursor_key,
+            has_more_key=self.has_more_key,
+        )
+
+
+def page_responses(
+    paginator: BaseAPIPaginator,
+    fetch: Fetch,
+    workers: int,
+    fork: t.Callable[[t.Callable[[], Page]], t.Callable[[], Page]],
+) -> t.Iterator[Page]:
+    """`fetch(token)` for every page, in page order. When a page tells how many follow
+    (`GuardedPaginator.plan`), those are fetched `workers` at a time, each through
+    `fork` (which makes it fit to run in a worker thread); pages beyond the plan (the
+    listing grew meanwhile) are still read one by one."""
+    while not paginator.finished:
+        request, response = fetch(paginator.current_value)
+        yield request, response
+        paginator.advance(response)
+        if paginator.finished or workers < 2 or not isinstance(paginator, GuardedPaginator):
+            continue
+        planned = paginator.plan(response)
+        if len(planned) < 2:
+            continue
+        tasks = (fork(partial(fetch, token)) for token in planned)
+        for request, response in in_order(tasks, workers, f"{paginator.label}-pages"):
+            yield request, response
+        paginator.resume(planned, response)

@@ -1,0 +1,90 @@
+"""Every private name of the Singer SDK (0.54.x) that the engine relies on, in one module.
+
+The SDK has no public hook for these; each is pinned by `tests/test_sdk_internals.py`, so
+an SDK upgrade that changes one fails there, by name, instead of quietly changing what
+the taps emit. The rest of `taps_shared` uses only the public names defined here.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk import RESTStream, Tap
+from singer_sdk.helpers._state import get_state_if_exists
+from singer_sdk.helpers._typing import (  # the SDK's own tests of a schema, so we agree
+    _is_exclusive_boolean_type as is_exclusive_boolean_type,
+)
+from singer_sdk.helpers._typing import is_object_type, is_uniform_list
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+    from singer_sdk.pagination import BaseAPIPaginator
+
+__all__ = [
+    "SDKStream",
+    "SDKTap",
+    "is_exclusive_boolean_type",
+    "is_object_type",
+    "is_uniform_list",
+    "set_paginator_token",
+]
+
+
+class SDKStream(RESTStream[t.Any]):
+    """The stream side: records leave through `write_record`, partition bookkeeping runs
+    only where there is some, and a partition's state can be read without creating it."""
+
+    # The SDK writes each record here, after a selection pass and a conformance pass that
+    # each walk the schema per value, and a message object per record.
+    def _write_record_message(self, record: dict) -> None:
+        self.write_record(record)
+        self.state_manager.is_flushed = False
+
+    def write_record(self, record: dict) -> None:
+        """Write one RECORD message (with its stream maps)."""
+        raise NotImplementedError
+
+    # The SDK adds the partition's keys to each record here and syncs child streams.
+    def _process_record(
+        self,
+        record: dict,
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        if partition_context or self.child_streams:
+            super()._process_record(record, child_context, partition_context)
+
+    @property
+    def stream_version(self) -> int | None:
+        """The version ACTIVATE_VERSION announced for this sync, if any."""
+        return self._stream_version
+
+    def partition_state_if_exists(self, context: Context | None) -> dict | None:
+        """A partition's state, read without creating an entry for it."""
+        return get_state_if_exists(self.tap_state, self.name, context)
+
+    def forget_sort_order(self) -> None:
+        """Rebuild the state manager, which caches `is_sorted` when built."""
+        self._state_manager = None
+
+
+class SDKTap(Tap):
+    """The tap side: the config before validation, and no signal handlers of the SDK's."""
+
+    # The SDK calls this once, between loading the config (files and environment) and
+    # validating it.
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        self.prepare_config(self._config)
+        return super()._validate_config(raise_errors=raise_errors)
+
+    def prepare_config(self, config: dict[str, t.Any]) -> None:
+        """Look at (and fix up, in place) the loaded config before it is validated."""
+
+    def _setup_signal_handlers(self) -> None:
+        """None: the command line handles stop signals, and a tap built in-process (tests,
+        scripts) leaves the host's handlers alone."""
+
+
+def set_paginator_token(paginator: BaseAPIPaginator, value: t.Any) -> None:
+    """Set the token a paginator holds (its `current_value`)."""
+    paginator._value = value
