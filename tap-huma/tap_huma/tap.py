@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from functools import cached_property
+from functools import cached_property, partial
 
 from singer_sdk import typing as th
 
@@ -167,7 +167,7 @@ class TapHuma(HumanTap):
             client_id=self.config["client_id"],
             client_secret=self.config["client_secret"],
             client_auth=self.config.get("client_auth", "form"),
-            send=self.transport.send,
+            send=partial(self.transport.send, setting="token_url"),
         )
 
     def preflight(self) -> None:

@@ -86,7 +86,9 @@ class AppUsers:
         try:
             return t.cast(
                 "dict[str, t.Any]",
-                json_body(self.transport.send(request, "Human API token request")),
+                json_body(
+                    self.transport.send(request, "Human API token request", setting="auth_url")
+                ),
             )
         except UnauthorizedError as exc:
             msg = f"{exc}: check client_id and client_secret"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import partial
 from urllib.parse import urlencode
 
 from tap_openhuman.tap import TapOpenHuman
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             client_secret=config["client_secret"],
             code=args.code,
             redirect_uri=args.redirect_uri,
-            send=tap.transport.send,
+            send=partial(tap.transport.send, setting="auth_url"),
         )
         if not payload.get("refresh_token"):
             raise TapError("the token endpoint returned no refresh_token")

@@ -3,6 +3,8 @@ runs and usage, with an `sk_` API key or OAuth2 refresh tokens."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from singer_sdk import typing as th
 
 from tap_openhuman import schemas
@@ -155,7 +157,7 @@ class TapOpenHuman(HumanTap):
             client_secret=self.config["client_secret"],
             refresh_token=self.config.get("refresh_token") or "",
             cache_path=self.config.get("token_cache_path"),
-            send=self.transport.send,
+            send=partial(self.transport.send, setting="auth_url"),
         )
 
     def preflight(self) -> None:

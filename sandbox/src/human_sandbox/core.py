@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -39,7 +40,7 @@ __all__ = [
     "request_credentials",
 ]
 
-FAULT_KINDS = frozenset({"status", "reset", "delay", "truncate", "cut", "call"})
+FAULT_KINDS = frozenset({"status", "reset", "delay", "truncate", "cut", "call", "trickle"})
 
 
 @dataclass
@@ -158,7 +159,8 @@ class FaultSwitch:
         ``delay_s`` and then serves normally; ``"truncate"`` sends the full Content-Length but
         only half of the body, then closes; ``"cut"`` sends a well-framed response whose
         body is only the first half of the real one (a 200 with truncated JSON);
-        ``"call"`` runs ``action()`` (revoke the tokens, say) and then serves normally.
+        ``"call"`` runs ``action()`` (revoke the tokens, say) and then serves normally;
+        ``"trickle"`` sends the head at once, then the body one byte every ``delay_s``.
         ``path`` is a path prefix (None = any path), ``pattern`` a regular expression the
         whole path must match (None = any), ``after`` lets that many matching requests
         through first, ``times`` is how many requests get the fault (-1 = forever).
@@ -387,6 +389,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(response, truncate=True)
             return
+        if fault is not None and fault.kind == "trickle":
+            self._trickle(response, fault.delay_s)
+            return
         if fault is not None and fault.kind == "cut":
             half = response.body[: len(response.body) // 2]
             headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
@@ -396,7 +401,9 @@ class _Handler(BaseHTTPRequestHandler):
             response = Response(response.status, b"", headers)
         self._send(response)
 
-    def _send(self, response: Response, *, truncate: bool = False) -> None:
+    def _send(
+        self, response: Response, *, truncate: bool = False, length: int | None = None
+    ) -> None:
         body = response.body
         head = [f"HTTP/1.1 {response.status} {_reason(response.status)}"]
         lower = {k.lower() for k in response.headers}
@@ -404,7 +411,7 @@ class _Handler(BaseHTTPRequestHandler):
             head.append("Content-Type: application/json")
         head.extend(f"{k}: {v}" for k, v in response.headers.items() if k.lower() != "connection")
         if "content-length" not in lower:
-            head.append(f"Content-Length: {len(body)}")
+            head.append(f"Content-Length: {len(body) if length is None else length}")
         head.append("Connection: close" if self.close_connection else "Connection: keep-alive")
         payload = body[: len(body) // 2] if truncate else body
         data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload
@@ -412,6 +419,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.sendall(data)
         except OSError:
             self.close_connection = True
+
+    def _trickle(self, response: Response, every_s: float) -> None:
+        """The head, then the body byte by byte: a server that is alive but never done."""
+        self.close_connection = True
+        self._send(Response(response.status, b"", response.headers), length=len(response.body))
+        for byte in response.body:
+            time.sleep(every_s)
+            try:
+                self.connection.sendall(bytes([byte]))
+            except OSError:
+                return
 
     def _reset(self) -> None:
         """Abort the connection with an RST: SO_LINGER 0, then close the descriptor."""
@@ -462,8 +480,10 @@ class EmulatorServer:
         latency_ms: int = 0,
         error_body: Callable[[int], bytes] = default_error_body,
         echo_credentials: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.app = app
+        self.tls = tls  # serve https with this server context
         self.host = host
         self.port = port
         self.latency_ms = latency_ms
@@ -480,14 +500,16 @@ class EmulatorServer:
 
     @property
     def base_url(self) -> str:
-        """``http://host:port`` of the running server."""
-        return f"http://{self.host}:{self.port}"
+        """``http://host:port`` (``https://`` with ``tls``) of the running server."""
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def start(self) -> EmulatorServer:
         """Bind and serve in a daemon thread; returns self for chaining."""
         if self._httpd is not None:
             return self
         httpd = _Server((self.host, self.port), _Handler)
+        if self.tls is not None:
+            httpd.socket = self.tls.wrap_socket(httpd.socket, server_side=True)
         httpd.owner = self
         self.port = httpd.server_port
         self._httpd = httpd

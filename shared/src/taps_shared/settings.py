@@ -64,7 +64,21 @@ def transport() -> list[th.Property]:
             th.NumberType(minimum=1),
             default=60,
             title="Request timeout",
-            description="Seconds to wait for a response before the attempt counts as failed.",
+            description=(
+                "Seconds a whole response may take (connecting, waiting and reading the "
+                "body) before the attempt counts as failed and is retried."
+            ),
+        ),
+        th.Property(
+            "max_response_mb",
+            th.IntegerType(minimum=1),
+            default=256,
+            title="Max response size (MB)",
+            description=(
+                "Largest response body accepted, once decompressed; a larger one stops the "
+                "run with an error naming the endpoint (a bound on memory, whatever a server "
+                "sends)."
+            ),
         ),
         th.Property(
             "max_retries",

@@ -116,6 +116,7 @@ class HumanTap(CommandLineTap):
             limiter=RateLimiter(float(self.config.get("requests_per_second") or 0)),
             user_agent=f"{self.name}/{self.plugin_version}",
             logger=self.logger,
+            max_response_bytes=int(self.config.get("max_response_mb") or 256) * 1024 * 1024,
             setting_of=self.url_setting_of,
         )
 

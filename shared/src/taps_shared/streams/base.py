@@ -119,7 +119,11 @@ class HumanRESTStream(FullTableVersion, SDKStream):
         change which resource is asked for."""
         url = self.url_base + (self.path or "")
         for key, value in (context or {}).items():
-            url = url.replace(f"{{{key}}}", _segment(value))
+            segment = quote(str(value), safe="")
+            if segment in {"", ".", ".."}:  # a URL parser would drop or resolve it
+                msg = f"{self.name}: the API gave {key} {str(value)!r}, which names no resource"
+                raise ResponseError(msg)
+            url = url.replace(f"{{{key}}}", segment)
         return url
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
@@ -409,15 +413,6 @@ class HumanRESTStream(FullTableVersion, SDKStream):
             msg = f"Stream {self.name}: {reason}; grant the scope or set on_missing_scope=warn"
             raise ConfigError(msg) from None
         return False
-
-
-def _segment(value: t.Any) -> str:
-    """A value as one URL path segment: every reserved character quoted, and `.`/`..`
-    (which a URL parser would resolve) spelled out."""
-    text = str(value)
-    if text in {".", ".."}:
-        return text.replace(".", "%2E")
-    return quote(text, safe="")
 
 
 def _without_generic_failure_line(record: logging.LogRecord) -> bool:
