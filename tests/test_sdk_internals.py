@@ -42,6 +42,12 @@ PINS = {
         == ["self", "record", "child_context", "partition_context"]
         and "self._process_record(" in source(Stream._sync_records)
     ),
+    # SDKStream._increment_stream_state: the bookmark moves on the canonical value.
+    "bookmarks move in _increment_stream_state, once per record": lambda: (
+        "self._increment_stream_state(record, context=current_context)"
+        in source(Stream._sync_records)
+        and "self.state_manager.increment_state(" in source(Stream._increment_stream_state)
+    ),
     # SDKStream.stream_version: the version ACTIVATE_VERSION announced.
     "the stream version is kept in _stream_version": lambda: (
         "self._write_activate_version_message(self._stream_version)" in source(Stream.sync)

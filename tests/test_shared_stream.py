@@ -95,7 +95,7 @@ def test_a_bookmark_in_the_future_yields_nothing():
     finally:
         server.stop()
     assert ids(result) == []
-    assert result.bookmark("widgets") == "2999-01-01T00:00:00Z"
+    assert result.bookmark("widgets") == "2999-01-01T00:00:00.000Z"  # in the canonical form
 
 
 def test_rejected_filter_falls_back_to_a_client_side_filtered_scan(caplog):
@@ -198,3 +198,39 @@ def test_a_404_on_an_endpoint_the_account_lacks_skips_the_stream(caplog):
         "Skipping stream gadgets: this account's API does not offer it "
         "(gadgets: GET /widgets returned 404 Not Found (not found))"
     ]
+
+
+@pytest.mark.parametrize(
+    "bookmark", ["2024-01-01T00:00:05Z", "2024-01-01T05:00:05+05:00", "2024-01-01T00:00:05"]
+)
+def test_a_bookmark_in_another_form_compares_as_the_instant_it_is(bookmark):
+    """Issue 14 item 9: `...:05Z` sorts after `...:05.000Z` as a string; compared as strings
+    the first record read again ("05.000Z") looked older than the bookmark and the rerun
+    ended in "Unsorted data detected". Compared as instants it resumes, and the bookmark
+    is written back in the one canonical form."""
+    state = {"bookmarks": {"widgets": {"replication_key_value": bookmark}}}
+    server = widgets_server(WidgetsApi(n=8))
+    try:
+        result = sync(TapWidgets, {"api_token": TOKEN, "api_url": server.base_url}, state=state)
+    finally:
+        server.stop()
+    assert ids(result) == ["w005", "w006", "w007"]
+    assert result.bookmark("widgets") == "2024-01-01T00:00:07.000Z"
+
+
+def test_an_api_mixing_timestamp_forms_still_syncs_in_order():
+    """Issue 14 item 9: records whose `updatedAt` come as `...Z`, `....000Z` and `+01:00`
+    are in order as instants; the sync takes them as such and bookmarks the last instant
+    canonically, while each record keeps the value as the API sent it."""
+    server = widgets_server(WidgetsApi(n=9, mixed_forms=True))
+    try:
+        result = sync(TapWidgets, {"api_token": TOKEN, "api_url": server.base_url})
+    finally:
+        server.stop()
+    sent = [r["updatedAt"] for r in result.records["widgets"]]
+    assert sent[:3] == [
+        "2024-01-01T00:00:00Z",
+        "2024-01-01T00:00:01.000Z",
+        "2024-01-01T01:00:02+01:00",
+    ]
+    assert result.bookmark("widgets") == "2024-01-01T00:00:08.000Z"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typing as t
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 from singer_sdk import typing as th
 
@@ -36,12 +37,24 @@ class WidgetsApi:
     echo_token: bool = False
     drop_total: bool = False
     missing: bool = False
+    #: `updatedAt` in three forms by turns: no milliseconds, milliseconds, +01:00.
+    mixed_forms: bool = False
     rows: list[dict] = field(init=False)
 
     def __post_init__(self) -> None:
         self.rows = [
-            {"id": f"w{i:03d}", "name": f"widget {i}", "updatedAt": _ts(i)} for i in range(self.n)
+            {"id": f"w{i:03d}", "name": f"widget {i}", "updatedAt": self._form(i)}
+            for i in range(self.n)
         ]
+
+    def _form(self, i: int) -> str:
+        canonical = _ts(i)
+        if not self.mixed_forms or i % 3 == 1:
+            return canonical
+        if i % 3 == 0:
+            return canonical.replace(".000Z", "Z")
+        moment = datetime.fromisoformat(canonical).astimezone(timezone(timedelta(hours=1)))
+        return moment.isoformat()
 
     def __call__(self, request: Request) -> Response:
         sent = request.header("authorization") or ""
@@ -60,9 +73,9 @@ class WidgetsApi:
         if self.reject_filter and (since is not None or "$sort[updatedAt]" in request.query):
             return json_response(400, {"name": "BadRequest", "message": "bad filter"})
         if since is not None:
-            rows = [r for r in rows if r["updatedAt"] >= since]
+            rows = [r for r in rows if _instant(r["updatedAt"]) >= _instant(since)]
         if request.q("$sort[updatedAt]") == "1":
-            rows = sorted(rows, key=lambda r: r["updatedAt"])
+            rows = sorted(rows, key=lambda r: _instant(r["updatedAt"]))
         skip = 0 if self.ignore_skip else int(request.q("$skip") or 0)
         body: dict[str, t.Any] = {"limit": limit, "skip": skip, "data": rows[skip : skip + limit]}
         if not self.drop_total:
@@ -83,6 +96,10 @@ class WidgetsApi:
         return json_response(
             200, {"data": rows[index * size : (index + 1) * size], "totalPages": pages}
         )
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _ts(i: int) -> str:

@@ -54,6 +54,17 @@ class SDKStream(RESTStream[t.Any]):
         if partition_context or self.child_streams:
             super()._process_record(record, child_context, partition_context)
 
+    # The SDK moves the bookmark here, comparing values as strings.
+    def _increment_stream_state(
+        self, latest_record: dict, *, context: Context | None = None
+    ) -> None:
+        super()._increment_stream_state(self.state_record(latest_record), context=context)
+
+    def state_record(self, record: dict) -> dict:
+        """What the bookmark is taken from: the record, or its replication key in the form
+        that compares as it should."""
+        return record
+
     @property
     def stream_version(self) -> int | None:
         """The version ACTIVATE_VERSION announced for this sync, if any."""

@@ -17,7 +17,7 @@ from singer_sdk.streams import Stream
 from taps_shared import redact
 from taps_shared.auth import HumanAuth
 from taps_shared.cli import CommandLineTap
-from taps_shared.dates import parse_datetime
+from taps_shared.dates import parse_datetime, to_iso_z
 from taps_shared.errors import ConfigError, Terminated
 from taps_shared.ratelimit import RateLimiter
 from taps_shared.responses import json_body
@@ -186,7 +186,9 @@ class HumanTap(CommandLineTap):
         A bookmark without its `replication_key` (written by hand) is taken as one on the
         stream's key; one on another key (the key changed) is dropped with a warning. The
         SDK would ignore both for the request, then compare every record with the old value
-        and fail on the first older one ("Unsorted data detected").
+        and fail on the first older one ("Unsorted data detected"). Every bookmark is
+        rewritten in the canonical form (UTC, milliseconds, Z), the form all comparisons use,
+        so a bookmark written as `...T00:00:00Z` or `+05:00` compares as the instant it is.
         """
         bookmarks = self.state.get("bookmarks") or {}
         gone = sorted(set(bookmarks) - set(self.streams))
@@ -203,7 +205,11 @@ class HumanTap(CommandLineTap):
             if not entry or not key or not (stream.selected or stream.has_selected_descendents):
                 continue
             future = []
-            for part in [entry, *(entry.get("partitions") or [])]:
+            partitions = entry.get("partitions") or []
+            if not isinstance(partitions, list) or not all(isinstance(p, dict) for p in partitions):
+                msg = f"the state's {name} bookmark: 'partitions' must be a list of objects"
+                raise ConfigError(msg)
+            for part in [entry, *partitions]:
                 if part.get("replication_key_value") is None:
                     continue
                 if part.setdefault("replication_key", key) != key:
@@ -216,7 +222,9 @@ class HumanTap(CommandLineTap):
                     del part["replication_key_value"]
                     continue
                 value = str(part["replication_key_value"])
-                if parse_datetime(value, f"the state's {name} bookmark") > now:
+                instant = parse_datetime(value, f"the state's {name} bookmark")
+                part["replication_key_value"] = to_iso_z(instant)
+                if instant > now:
                     future.append(value)
             if future:
                 self.logger.warning(

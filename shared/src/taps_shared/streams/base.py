@@ -223,14 +223,20 @@ class HumanRESTStream(FullTableVersion, SDKStream):
         return normalise_timestamp(str(value), f"the {self.name} bookmark")
 
     def bookmark_value(self, row: dict) -> str | None:
-        """The record's replication key value in the canonical format."""
+        """The record's replication key value in the canonical format (UTC, milliseconds,
+        Z): as strings, canonical values compare as the instants they are."""
         value = row.get(self.replication_key)  # type: ignore[arg-type]
         if not isinstance(value, str):
             return None
-        since = self._part.since
-        if since is not None and len(value) == len(since) and value.endswith("Z"):
+        if len(value) == 24 and value[10] == "T" and value[19] == "." and value[23] == "Z":
             return value  # already canonical: the common, cheap case
         return normalise_timestamp(value, f"{self.name}.{self.replication_key}")
+
+    def state_record(self, record: dict) -> dict:
+        """The bookmark moves on the canonical value, never on the string as sent."""
+        if not self.replication_key:
+            return record
+        return {self.replication_key: self.bookmark_value(record)}
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Drop records older than the bookmark (the server's filter may be coarse); a
