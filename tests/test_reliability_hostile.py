@@ -443,7 +443,7 @@ def test_a_refresh_re_reads_the_cache_another_run_rotated(tmp_path):
                 client_secret=config["client_secret"],
                 refresh_token=config["refresh_token"],
                 cache_path=config["token_cache_path"],
-                send=tap.send,
+                send=tap.transport.send,
             )
 
         with reliability.hostile("12", "a refresh after another run rotated the cached token"):
