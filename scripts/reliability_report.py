@@ -2,8 +2,8 @@
 
 `make reliability` runs tests/test_reliability_*.py with RELIABILITY_LOG naming a file that
 `tests/reliability.trial` appends one JSON line to per trial; this script turns that log into
-markdown tables (one per tap, then the fault matrix), prints them and writes them to
-tests/RELIABILITY.md.
+markdown tables (one per tap, then the fault matrix, then one row per hostile-server case),
+prints them and writes them to tests/RELIABILITY.md.
 
 `--scan-logs DIR` instead scans the Meltano logs of `make demo` (output/logs) for secrets:
 the sensitive settings of meltano.yml in any encoding, and unmasked credential shapes.
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.reliability import CATEGORIES  # noqa: E402
+from tests.reliability import CATEGORIES, HOSTILE  # noqa: E402
 from tests.secret_scan import meltano_secrets, scan_logs  # noqa: E402
 
 TAPS = ("humaans", "huma", "humanos", "openhuman", "humanapi")
@@ -39,6 +39,10 @@ def tally(trials: list[dict]) -> tuple[dict[str, Tally], dict[str, Tally], list[
     faults: dict[str, Tally] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     failed = []
     for trial in trials:
+        if trial["category"] == HOSTILE:  # rows of their own section, not per-tap counts
+            if not trial["passed"]:
+                failed.append(trial)
+            continue
         count = int(trial.get("count", 1))
         cells = [per_tap[trial["tap"]][trial["category"]]]
         if trial["category"] == "faults":
@@ -53,6 +57,35 @@ def tally(trials: list[dict]) -> tuple[dict[str, Tally], dict[str, Tally], list[
 
 def cell(counts: list[int] | None) -> str:
     return "-" if not counts else f"{counts[0]} / {counts[1]}"
+
+
+def hostile_section(trials: list[dict]) -> list[str]:
+    """One row per hostile-server case that ran, by issue item: what was tried, by which
+    test, and whether it held. Rows come only from trials, so a case is listed once its
+    test exists and runs."""
+    cases = [t for t in trials if t["category"] == HOSTILE]
+    if not cases:
+        return []
+
+    def order(case: dict) -> tuple:
+        item = str(case["item"])
+        number = int(item) if item.isdigit() else 1000
+        return (number, item, case["name"])
+
+    out = [
+        "## Hostile servers",
+        "",
+        "Issue 14: servers that lie, stall, rate-limit absurdly or echo credentials, and",
+        "inputs that break naive parsing. One row per case that ran (a test wraps each case",
+        "in `tests.reliability.hostile(item, case)`); *item* is the issue's item number.",
+        "",
+        "| item | case | test | outcome |",
+        "|---|---|---|---|",
+    ]
+    for case in sorted(cases, key=order):
+        outcome = "held" if case["passed"] else "**did not hold**"
+        out.append(f"| {case['item']} | {case['name']} | `{case['test']}` | {outcome} |")
+    return [*out, ""]
 
 
 def render(trials: list[dict]) -> str:
@@ -75,6 +108,7 @@ def render(trials: list[dict]) -> str:
         "  mode at DEBUG through every fault kind and a final burst, against an emulator that",
         "  echoes the credentials it received; no configured secret, minted token, signature",
         "  or Authorization value may appear in stdout or stderr.",
+        "- **hostile servers** (tests/test_reliability_hostile.py): one row per case, below.",
         "",
     ]
     for tap in taps:
@@ -94,11 +128,19 @@ def render(trials: list[dict]) -> str:
             row = " | ".join(cell(faults[name].get(t)) for t in columns)
             out.append(f"| {name} | {row} |")
         out.append("")
+    out += hostile_section(trials)
     totals = [sum(per_tap[t][c][i] for t in taps for c in per_tap[t]) for i in (0, 1)]
+    cases = [t for t in trials if t["category"] == HOSTILE]
+    totals = [totals[0] + len(cases), totals[1] + sum(t["passed"] for t in cases)]
     out.append(f"**Total: {totals[0]} tried, {totals[1]} held.**")
     if failed:
         out += ["", "## Did not hold", ""]
-        out += [f"- tap-{f['tap']}: {f['category']}: {f['name']}" for f in failed]
+        out += [
+            f"- {HOSTILE}: item {f['item']}: {f['name']}"
+            if f["category"] == HOSTILE
+            else f"- tap-{f['tap']}: {f['category']}: {f['name']}"
+            for f in failed
+        ]
     return "\n".join(out) + "\n"
 
 

@@ -24,13 +24,28 @@ SHAPES = re.compile(
 )
 
 
+def forms(secret: str) -> set[str]:
+    """Every form a secret can take in a log line: as sent (URL-encoded for a path or a
+    query, form-encoded, JSON-escaped with or without ASCII escapes) and as a message may
+    have made it (whitespace collapsed, or stripped: a trailing newline dropped)."""
+    found = set()
+    for text in {secret, secret.strip(), " ".join(secret.split())}:
+        found |= {
+            text,
+            quote(text, safe=""),
+            quote(text),
+            quote_plus(text),
+            json.dumps(text)[1:-1],
+            json.dumps(text, ensure_ascii=False)[1:-1],
+        }
+    return found
+
+
 def leaks(text: str, secrets: dict[str, str]) -> list[str]:
-    """`origin: line` for each secret that shows in `text`: as is, URL-encoded or
-    JSON-escaped."""
+    """`origin: line` for each secret that shows in `text`, in any of its `forms`."""
     found = []
     for secret, origin in secrets.items():
-        forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
-        for form in forms:
+        for form in sorted(forms(secret)):
             at = text.find(form)
             if at >= 0:
                 start = text.rfind("\n", 0, at) + 1

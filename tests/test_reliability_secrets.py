@@ -57,13 +57,17 @@ def test_a_debug_run_through_every_fault_prints_no_secret(label: str, mode: str)
 
 
 def test_the_scanner_finds_secrets_in_every_encoding_and_unmasked_credentials() -> None:
-    secrets = {"s3cr3t/with+chars==": "setting x"}
+    secrets = {'s3cr3t/with+chars== &"q"  x\n': "setting x"}
     for text in (
-        "sent s3cr3t/with+chars==",
-        "sent s3cr3t%2Fwith%2Bchars%3D%3D",
-        '{"k": "s3cr3t/with+chars=="}',
+        's3cr3t/with+chars== &"q"  x',  # the trailing newline dropped
+        's3cr3t/with+chars== &"q" x',  # whitespace collapsed
+        "s3cr3t%2Fwith%2Bchars%3D%3D%20%26%22q%22%20%20x%0A",  # URL-encoded
+        "s3cr3t/with%2Bchars%3D%3D%20%26%22q%22%20%20x%0A",  # URL-encoded, in a path
+        "s3cr3t%2Fwith%2Bchars%3D%3D+%26%22q%22++x%0A",  # form-encoded
+        '{"k": "s3cr3t/with+chars== &\\"q\\"  x\\n"}',  # JSON-escaped
     ):
-        assert leaks(text, secrets) == [f"setting x: {text}"], text
+        line = f"sent {text}"
+        assert leaks(line, secrets) == [f"setting x: {line}"], text
     assert leaks("sent ****", secrets) == []
     assert unmasked_credentials("Authorization: Bearer ****\nauthorization: ****") == []
     assert unmasked_credentials("x Authorization: Bearer abc.def\nok") == [

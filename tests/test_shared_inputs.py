@@ -87,7 +87,7 @@ def test_an_unreachable_api_url_says_which_setting_to_check(widgets):
         tap.get_json("/widgets")
     assert str(caught.value) == (
         f"connection check: GET /widgets: connection refused (127.0.0.1:{port}); "
-        "gave up after 1 attempt; check api_url"
+        "not retried; check api_url"
     )
 
 

@@ -79,7 +79,7 @@ def test_unreachable_host(tmp_path):
     assert_clean_failure(
         run,
         f"connection check: GET /api/me: connection refused (127.0.0.1:{port}); "
-        "gave up after 2 attempts; check api_url",
+        "not retried; check api_url",
         FULL_TOKEN,
     )
 

@@ -58,18 +58,19 @@ def main(argv: list[str] | None = None) -> int:
             print("Open this URL, approve, then run again with --code:")
             print(f"{auth_url}/oauth/authorize?{query}")
             return 0
-        payload = exchange_code(
-            token_url=f"{auth_url}/oauth/token",
-            client_id=config["client_id"],
-            client_secret=config["client_secret"],
-            code=args.code,
-            redirect_uri=args.redirect_uri,
-            send=partial(tap.transport.send, setting="auth_url"),
-        )
-        if not payload.get("refresh_token"):
-            raise TapError("the token endpoint returned no refresh_token")
         cache = TokenCache(config["token_cache_path"])
-        cache.write(payload["refresh_token"])
+        with cache.locked():  # the code is single-use: spend it only when the token can be kept
+            payload = exchange_code(
+                token_url=f"{auth_url}/oauth/token",
+                client_id=config["client_id"],
+                client_secret=config["client_secret"],
+                code=args.code,
+                redirect_uri=args.redirect_uri,
+                send=partial(tap.transport.send, setting="auth_url"),
+            )
+            if not payload.get("refresh_token"):
+                raise TapError("the token endpoint returned no refresh_token")
+            cache.write(payload["refresh_token"])
     except Exception as exc:  # one line, whatever went wrong
         print(f"tap-openhuman-authorize: error: {one_line(exc)}", file=sys.stderr)
         return 1

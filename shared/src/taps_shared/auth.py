@@ -1,7 +1,8 @@
 """Authenticators with explicit arguments (no stream or config coupling).
 
 Each is a requests auth hook shared by every stream of a run, applied afresh to every
-attempt of every request. They register their secrets for redaction, and
+attempt of every request. They register their secrets for redaction (with the base64 pairs
+they send), take credentials without surrounding whitespace (`credential`), and
 `handle_unauthorized` lets token-based flows recover from a 401 once.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import time
 import typing as t
 
@@ -17,6 +19,25 @@ import requests
 from requests.auth import AuthBase
 
 from taps_shared import redact
+
+_logger = logging.getLogger(__name__)
+
+
+def credential(value: str, name: str) -> str:
+    """A configured credential without the whitespace around it, which no credential has:
+    a token pasted from a terminal or read from a file often ends in a newline, and no
+    header may carry one. Stripped with a warning naming it, so the run goes on."""
+    stripped = value.strip()
+    if stripped != value:
+        _logger.warning("%s has whitespace around it (a trailing newline?): using it without", name)
+    return stripped
+
+
+def basic_pair(username: str, password: str) -> str:
+    """The base64 `username:password` of HTTP Basic, registered as a secret."""
+    pair = base64.b64encode(f"{username}:{password}".encode()).decode()
+    redact.register(pair)
+    return pair
 
 
 class HumanAuth(AuthBase):
@@ -32,8 +53,8 @@ class HeaderAuth(HumanAuth):
 
     def __init__(self, header: str, value: str, *, secret: str | None = None) -> None:
         self.header = header
-        self.value = value
-        redact.register(value, secret)
+        self.value = credential(value, f"the {header} header")
+        redact.register(self.value, secret)
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers[self.header] = self.value
@@ -44,6 +65,7 @@ class BearerTokenAuth(HeaderAuth):
     """`Authorization: Bearer <token>`."""
 
     def __init__(self, token: str) -> None:
+        token = credential(token, "the API token")
         super().__init__("Authorization", f"Bearer {token}", secret=token)
 
 
@@ -51,9 +73,10 @@ class BasicAuth(HeaderAuth):
     """HTTP Basic; an empty password is allowed (App Key style usernames)."""
 
     def __init__(self, username: str, password: str = "") -> None:
-        pair = base64.b64encode(f"{username}:{password}".encode()).decode()
-        super().__init__("Authorization", f"Basic {pair}", secret=pair)
-        redact.register(username if password == "" else None, password)
+        username = credential(username, "the Basic user name")
+        password = credential(password, "the Basic password") if password else ""
+        redact.register(password or username)  # an App Key user name is the secret
+        super().__init__("Authorization", f"Basic {basic_pair(username, password)}")
 
 
 class HmacSignedAuth(HumanAuth):
@@ -73,6 +96,8 @@ class HmacSignedAuth(HumanAuth):
         signature_header: str = "X-Signature",
         clock_ms: t.Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
+        api_key = credential(api_key, "api_key")
+        signature_secret = credential(signature_secret, "signature_secret")
         self._bearer = f"Bearer {api_key}"
         self._secret = signature_secret.encode()
         self.timestamp_header = timestamp_header

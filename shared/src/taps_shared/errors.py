@@ -110,10 +110,9 @@ def describe_transport_error(exc: BaseException) -> str:
             host += f":{parts.port}" if parts.port else ""
         where = f" ({host})"
     kind = type(exc).__name__
-    reason = str(exc)
     if _is_dns_failure(exc):
         kind = "DNS lookup failed"
-    elif "Connection refused" in reason:
+    elif is_connection_refused(exc):
         kind = "connection refused"
     elif isinstance(exc, requests.exceptions.Timeout):
         kind = "timed out"
@@ -134,8 +133,22 @@ _DNS_MESSAGES = (
 
 
 def _is_dns_failure(exc: BaseException) -> bool:
-    """True when the failure, or anything it wraps (urllib3 nests them), is a failed name
-    lookup."""
+    """True when the failure, or anything it wraps, is a failed name lookup."""
+    for error in _wrapped(exc):
+        if isinstance(error, socket.gaierror) or type(error).__name__ == "NameResolutionError":
+            return True
+    return any(text in str(exc) for text in _DNS_MESSAGES)
+
+
+def is_connection_refused(exc: BaseException) -> bool:
+    """True when the failure, or anything it wraps, is a refused connection: nothing
+    listens at that address."""
+    return any(isinstance(error, ConnectionRefusedError) for error in _wrapped(exc))
+
+
+def _wrapped(exc: BaseException) -> t.Iterator[BaseException]:
+    """The failure and everything it wraps (urllib3 nests them: causes, contexts, a
+    `reason`, arguments)."""
     pending: list[t.Any] = [exc]
     seen: set[int] = set()
     while pending:
@@ -143,8 +156,6 @@ def _is_dns_failure(exc: BaseException) -> bool:
         if not isinstance(error, BaseException) or id(error) in seen:
             continue
         seen.add(id(error))
-        if isinstance(error, socket.gaierror) or type(error).__name__ == "NameResolutionError":
-            return True
+        yield error
         pending += [error.__cause__, error.__context__, getattr(error, "reason", None)]
         pending += list(error.args)
-    return any(text in str(exc) for text in _DNS_MESSAGES)

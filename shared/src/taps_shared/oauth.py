@@ -6,9 +6,14 @@ after a 401, obtained through the tap's own transport (retries, rate limit, reda
 
 from __future__ import annotations
 
-import base64
+import contextlib
+import errno
+import fcntl
 import json
+import logging
 import os
+import secrets
+import stat
 import threading
 import time
 import typing as t
@@ -18,7 +23,7 @@ from urllib.parse import urlsplit
 import requests
 
 from taps_shared import redact
-from taps_shared.auth import HumanAuth
+from taps_shared.auth import HumanAuth, basic_pair, credential
 from taps_shared.errors import ConfigError, HTTPStatusError, ResponseError, TapError
 from taps_shared.responses import json_body
 
@@ -28,6 +33,7 @@ Send = t.Callable[[requests.PreparedRequest, str], requests.Response]
 
 DEFAULT_EXPIRES_IN = 3600
 MAX_SAFETY_MARGIN = 60.0
+_logger = logging.getLogger(__name__)
 
 
 class OAuth2Auth(HumanAuth):
@@ -53,8 +59,8 @@ class OAuth2Auth(HumanAuth):
         clock: t.Callable[[], float] = time.monotonic,
     ) -> None:
         self.token_url = token_url
-        self.client_id = client_id
-        self.client_secret = client_secret
+        self.client_id = credential(client_id, "client_id")
+        self.client_secret = credential(client_secret, "client_secret")
         self.client_auth = client_auth
         self.scope = scope
         self._send = send
@@ -62,7 +68,8 @@ class OAuth2Auth(HumanAuth):
         self._lock = threading.Lock()
         self._token: str | None = None
         self._refresh_at = 0.0
-        redact.register(client_secret)
+        redact.register(self.client_secret)
+        self._basic = basic_pair(self.client_id, self.client_secret)
 
     def grant(self) -> dict[str, str]:
         """The grant-specific fields of the token request."""
@@ -84,9 +91,7 @@ class OAuth2Auth(HumanAuth):
         fields = {**self.grant(), **({"scope": self.scope} if self.scope else {})}
         headers = {"Accept": "application/json"}
         if self.client_auth == "basic":
-            pair = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
-            redact.register(pair)
-            headers["Authorization"] = f"Basic {pair}"
+            headers["Authorization"] = f"Basic {self._basic}"
         else:
             fields |= {"client_id": self.client_id, "client_secret": self.client_secret}
         body = {"json": fields} if self.client_auth == "json" else {"data": fields}
@@ -140,8 +145,11 @@ class RefreshTokenAuth(OAuth2Auth):
     """The `refresh_token` grant, keeping rotated refresh tokens.
 
     When the server answers with a new refresh token, it replaces the old one for the rest
-    of the run and is written to `cache_path` (mode 0600) when one is given; the next run
-    reads it from there in preference to the configured token.
+    of the run and is written to `cache_path` when one is given; the next run reads it from
+    there in preference to the configured token. With a cache, each refresh holds the
+    cache's lock, re-reads the cache (another run sharing it may have rotated the token)
+    and starts only once the cache is known to be writable, so two runs never spend the
+    same token and a rotated token is never lost to an unwritable cache.
     """
 
     rejection_hint = "re-authorize to obtain a new refresh token"
@@ -149,11 +157,21 @@ class RefreshTokenAuth(OAuth2Auth):
     def __init__(self, *, refresh_token: str, cache_path: str | None = None, **kwargs: t.Any):
         super().__init__(**kwargs)
         self.cache = TokenCache(cache_path) if cache_path else None
-        self.refresh_token = (self.cache.read() if self.cache else None) or refresh_token
+        configured = credential(refresh_token, "refresh_token")
+        self.refresh_token = (self.cache.read() if self.cache else None) or configured
         redact.register(refresh_token, self.refresh_token)
 
     def grant(self) -> dict[str, str]:
         return {"grant_type": "refresh_token", "refresh_token": self.refresh_token}
+
+    def _mint(self) -> None:
+        if self.cache is None:
+            super()._mint()
+            return
+        with self.cache.locked():
+            self.refresh_token = self.cache.read() or self.refresh_token
+            redact.register(self.refresh_token)
+            super()._mint()
 
     def on_token(self, payload: dict[str, t.Any]) -> None:
         rotated = payload.get("refresh_token")
@@ -164,30 +182,132 @@ class RefreshTokenAuth(OAuth2Auth):
 
 
 class TokenCache:
-    """A refresh token kept in a file only its owner can read (JSON, mode 0600)."""
+    """A refresh token kept in a file only its owner can read (JSON, mode 0600), with a
+    lock file beside it (`<name>.lock`) that serialises refreshes across processes.
+
+    Never through a symbolic link: a link at the cache path is refused (whoever planted it
+    chose where the token goes), and the file is replaced atomically by a new one created
+    exclusively under a random name (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600), so no file or
+    link waiting at the temporary path is ever reused. A cache others can read is
+    tightened to 0600, with a warning.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = Path(path).expanduser()
 
     def read(self) -> str | None:
         try:
-            data = json.loads(self.path.read_text())
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError):
+        except OSError as exc:
+            raise self._error(exc) from None
+        try:
+            with os.fdopen(fd, "rb") as handle:
+                self._tighten(handle.fileno())
+                text = handle.read()
+        except OSError as exc:
+            raise self._error(exc) from None
+        try:
+            data = json.loads(text)
+        except ValueError:
             msg = f"token_cache_path {self.path} is not a readable token cache; remove it"
             raise ConfigError(msg) from None
         token = data.get("refresh_token") if isinstance(data, dict) else None
         return token if isinstance(token, str) and token else None
 
     def write(self, refresh_token: str) -> None:
-        """Replace the file atomically; it never exists with wider permissions."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"refresh_token": refresh_token}, handle)
-        os.replace(temporary, self.path)
+        """Replace the file atomically, with one that never had wider permissions."""
+        try:
+            fd, temporary = self._create_temporary()
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    json.dump({"refresh_token": refresh_token}, handle)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(temporary, self.path)
+            except BaseException:
+                temporary.unlink(missing_ok=True)
+                raise
+            folder = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)  # the rename too survives a crash
+            finally:
+                os.close(folder)
+        except OSError as exc:
+            raise self._error(exc, lost=True) from None
+
+    @contextlib.contextmanager
+    def locked(self) -> t.Iterator[None]:
+        """Hold the cache's lock, once the cache is known to be writable: a refresh token
+        (or an authorization code) is spent only when its successor can be kept."""
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            lock = self.path.with_name(f"{self.path.name}.lock")
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise self._error(exc) from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                _logger.info(
+                    "Another run is refreshing the token in token_cache_path %s: waiting",
+                    self.path,
+                )
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            self.check_writable()
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def check_writable(self) -> None:
+        """Fail, naming the setting, unless a new cache file can replace this one."""
+        if self.path.is_symlink():
+            raise self._error(OSError(errno.ELOOP, "a symbolic link"))
+        try:
+            fd, temporary = self._create_temporary()
+            os.close(fd)
+            temporary.unlink()
+        except OSError as exc:
+            raise self._error(exc) from None
+
+    def _create_temporary(self) -> tuple[int, Path]:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        return os.open(temporary, flags, 0o600), temporary
+
+    def _tighten(self, fd: int) -> None:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o077:
+            os.fchmod(fd, 0o600)
+            _logger.warning(
+                "token_cache_path %s was open to others (mode %04o): now 0600",
+                self.path,
+                mode,
+            )
+
+    def _error(self, exc: OSError, *, lost: bool = False) -> ConfigError:
+        """One line naming the setting, for a cache that cannot be used safely; `lost`
+        when a rotated token could not be kept (the next run must re-authorize)."""
+        if exc.errno == errno.ELOOP:
+            msg = (
+                f"token_cache_path {self.path} is a symbolic link; the token is never "
+                "written through one: set token_cache_path to the file itself"
+            )
+        elif lost:
+            msg = (
+                f"token_cache_path {self.path}: the rotated refresh token could not be "
+                f"written ({exc.strerror or type(exc).__name__}); re-authorize"
+            )
+        else:
+            msg = (
+                f"token_cache_path {self.path} cannot be used "
+                f"({exc.strerror or type(exc).__name__}); no token was spent: "
+                "point token_cache_path at a file in a writable folder"
+            )
+        return ConfigError(msg)
 
 
 def exchange_code(

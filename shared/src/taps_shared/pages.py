@@ -123,7 +123,7 @@ class TotalOffsetPaginator(GuardedPaginator):
         """The number of records the API says the whole listing has, if it says."""
         if self.total_header is not None:
             value = response.headers.get(self.total_header, "")
-            return int(value) if value.strip().isdigit() else None
+            return int(value) if value.isascii() and value.strip().isdigit() else None
         body = json_body(response)
         total = body.get(self.total_key) if isinstance(body, dict) and self.total_key else None
         return total if isinstance(total, int) else None

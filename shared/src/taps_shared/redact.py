@@ -1,15 +1,21 @@
 """Secret scrubbing for every log line and error message a tap produces.
 
 Secrets are registered once per process (config values marked secret, tokens minted at run
-time) and replaced wherever they appear. A logging filter on the root handlers applies the
-same scrubbing to records from any library, at any level, including tracebacks.
+time) and replaced wherever they appear, in every encoding they take on the wire (URL and
+form encoding, JSON escaping; authenticators register the base64 pairs they send), and
+whatever whitespace a message made of theirs (collapsed, or a trailing newline dropped).
+Every log record is scrubbed as it is made, whichever library logs it and whichever
+handler writes it, at any level, tracebacks included.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
+import typing as t
+from urllib.parse import quote, quote_plus
 
 MASK = "****"
 MIN_SECRET_LENGTH = 4
@@ -31,12 +37,33 @@ def register(*values: object) -> None:
     with _lock:
         added = False
         for value in values:
-            if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH and value not in _secrets:
-                _secrets.add(value)
+            if not isinstance(value, str) or len(value.strip()) < MIN_SECRET_LENGTH:
+                continue
+            for form in encodings(value) - _secrets:
+                _secrets.add(form)
                 added = True
         if added:
             ordered = sorted(_secrets, key=len, reverse=True)
-            _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+            _pattern = re.compile("|".join(_loose(s) for s in ordered))
+
+
+def encodings(secret: str) -> set[str]:
+    """The secret as a request carries it: as is, URL-encoded (path and query), form-encoded
+    and JSON-escaped (ASCII or not)."""
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+    }
+
+
+def _loose(secret: str) -> str:
+    """A pattern matching the secret whatever became of its whitespace: each run of it
+    matches any run, and leading or trailing whitespace is no part of the match."""
+    return r"\s+".join(re.escape(chunk) for chunk in secret.split())
 
 
 def scrub(text: str) -> str:
@@ -53,15 +80,19 @@ def _mask_generic(match: re.Match[str]) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Renders each record once and scrubs the result (message, args and traceback)."""
+    """Renders a record once and, when that shows a secret, keeps the scrubbed text
+    instead (message, args and traceback). Records without secrets keep their arguments,
+    which structured formatters read (the SDK's metrics)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a broken format string must not hide the log line
-            message = str(record.msg)
-        record.msg = scrub(message)
-        record.args = None
+            record.msg, record.args = scrub(str(record.msg)), None
+        else:
+            scrubbed = scrub(message)
+            if scrubbed != message:
+                record.msg, record.args = scrubbed, None
         if record.exc_info:
             formatter = logging.Formatter()
             record.exc_text = scrub(formatter.formatException(record.exc_info))
@@ -71,11 +102,22 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-_FILTER = RedactingFilter()
+class _RedactingFactory:
+    """The log record factory, scrubbing each record as it is made."""
+
+    def __init__(self, make: t.Callable[..., logging.LogRecord]) -> None:
+        self.make = make
+        self.filter = RedactingFilter()
+
+    def __call__(self, *args: t.Any, **kwargs: t.Any) -> logging.LogRecord:
+        record = self.make(*args, **kwargs)
+        self.filter.filter(record)
+        return record
 
 
 def install_log_filter() -> None:
-    """Attach the redacting filter to every handler of the root logger (idempotent)."""
-    for handler in logging.getLogger().handlers:
-        if _FILTER not in handler.filters:
-            handler.addFilter(_FILTER)
+    """Scrub every log record as it is made (idempotent). Not a filter on handlers: a
+    `SINGER_SDK_LOG_CONFIG` may give urllib3 or a tap's logger handlers of their own."""
+    factory = logging.getLogRecordFactory()
+    if not isinstance(factory, _RedactingFactory):
+        logging.setLogRecordFactory(_RedactingFactory(factory))

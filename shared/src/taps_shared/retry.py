@@ -1,8 +1,10 @@
 """Bounded retries: exponential backoff with jitter, or exactly what the server asked for.
 
-The SDK's default backoff ignores Retry-After; this loop honours it (seconds or HTTP date)
-and the common rate-limit reset headers, caps attempts and total wait, refreshes
-credentials once on a 401, and passes every attempt through the tap's rate limiter.
+The SDK's default backoff ignores Retry-After; this loop honours it and the common
+rate-limit reset headers (read by `ratelimit.parse_wait`, bounded by `ratelimit.MAX_WAIT`),
+caps attempts and total wait, refreshes credentials once on a 401, and passes every attempt
+through the tap's rate limiter. A refused connection is not retried: nothing listens at
+that address, which is a wrong URL far more often than a server restarting.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import random
 import time
 import typing as t
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 
 import requests
 from singer_sdk.exceptions import RetriableAPIError
@@ -21,7 +22,9 @@ from taps_shared.errors import (
     RetriesExhaustedError,
     UnauthorizedError,
     describe_transport_error,
+    is_connection_refused,
 )
+from taps_shared.ratelimit import MAX_WAIT, RESET_HEADERS, Wait, describe, first_wait
 
 if t.TYPE_CHECKING:
     from taps_shared.auth import HumanAuth
@@ -35,7 +38,6 @@ RETRYABLE: tuple[type[BaseException], ...] = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
-_EPOCH_THRESHOLD = 1_000_000_000  # reset headers above this are epoch seconds, not deltas
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class RetryPolicy:
     max_tries: int = 6
     base_delay: float = 1.0
     max_delay: float = 60.0
-    max_total_wait: float = 600.0
+    max_total_wait: float = MAX_WAIT
 
     def backoff(self, attempt: int) -> float:
         """Exponential delay with equal jitter: half fixed, half random."""
@@ -53,38 +55,12 @@ class RetryPolicy:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-def server_wait(response: requests.Response | None, now: float | None = None) -> float | None:
-    """Seconds the server asked us to wait (Retry-After or a rate-limit reset), if any."""
+def server_wait(response: requests.Response | None, now: float | None = None) -> Wait | None:
+    """The wait the server asked for: Retry-After, or on a 429 a rate-limit reset."""
     if response is None:
         return None
-    headers = response.headers
-    value = headers.get("Retry-After")
-    if value is not None:
-        value = value.strip()
-        if value.isdigit() or _is_float(value):
-            return max(0.0, float(value))
-        try:
-            when = parsedate_to_datetime(value).timestamp()
-        except (TypeError, ValueError, IndexError):
-            return None
-        return max(0.0, when - (now if now is not None else time.time()))
-    if response.status_code == 429:
-        for name in ("X-RateLimit-Reset", "RateLimit-Reset", "X-Rate-Limit-Reset"):
-            reset = headers.get(name)
-            if reset and _is_float(reset.strip()):
-                number = float(reset)
-                if number > _EPOCH_THRESHOLD:
-                    number -= now if now is not None else time.time()
-                return max(0.0, number)
-    return None
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    names = ("Retry-After", *RESET_HEADERS) if response.status_code == 429 else ("Retry-After",)
+    return first_wait(response.headers, names, now)
 
 
 def _reason(exc: BaseException, label: str) -> str:
@@ -132,17 +108,30 @@ def with_retries(
                 refreshed = True
                 logger.info("%s: 401, credentials refreshed; retrying once", label(*args))
             except RETRYABLE as exc:
+                reason = _reason(exc, label(*args))
+                if is_connection_refused(exc):  # nothing listens there: a wrong URL, no blip
+                    raise RetriesExhaustedError(f"{reason}; not retried", last_error=exc) from None
                 failed = getattr(exc, "response", None)
                 if limiter is not None and failed is not None:
-                    limiter.observe(failed.headers)
+                    limiter.observe(failed.headers, logger)
                 asked = server_wait(failed)
-                delay = asked if asked is not None else policy.backoff(attempt)
-                reason = _reason(exc, label(*args))
+                note = ""
+                if asked is not None and asked.seconds is None:
+                    note, asked = f" (ignoring {asked.cause}: not a time)", None
+                if asked is not None and asked.absurd is not None:
+                    msg = (
+                        f"{reason}; gave up: the server asked to wait {describe(asked.absurd)} "
+                        f"({asked.cause}), more than the {describe(MAX_WAIT)} the tap waits"
+                    )
+                    raise RetriesExhaustedError(msg, last_error=exc) from None
+                if asked is not None:
+                    note = f" as the server asked ({asked.cause})"
+                delay = (asked.seconds or 0.0) if asked is not None else policy.backoff(attempt)
                 if attempt >= policy.max_tries or waited + delay > policy.max_total_wait:
                     budget = (
                         f"after {attempt} attempt{'s' if attempt > 1 else ''}"
                         if attempt >= policy.max_tries
-                        else f"the server asked to wait {delay:.0f}s, beyond the retry budget"
+                        else f"the server asked to wait {describe(delay)}, beyond the retry budget"
                     )
                     msg = f"{reason}; gave up {budget}"
                     raise RetriesExhaustedError(msg, last_error=exc) from None
@@ -152,13 +141,13 @@ def with_retries(
                     attempt,
                     policy.max_tries - 1,
                     delay,
-                    " as the server asked" if asked is not None else "",
+                    note,
                 )
                 sleep(delay)
                 waited += delay
             else:
                 if limiter is not None:
-                    limiter.observe(response.headers)
+                    limiter.observe(response.headers, logger)
                 return response
 
     return attempt_all
