@@ -2,8 +2,9 @@
 
 One Dagster job per tap; the Human API job holds one op per shard, with no dependencies
 between them, so they run at the same time. Every op is `meltano run` in a process of its
-own (with `TAP_HUMANAPI_USER_SHARD=i/n` and a state ID suffix for a shard), so nothing is
-shared between them but the Meltano project and its state backend.
+own (a shard runs its own extractor, `tap-humanapi--shard-<i>-of-<n>`, from
+meltano-shards.yml), so nothing is shared between them but the Meltano project and its
+state backend.
 
 Run it from the Meltano project's root (this repository, or a team's project that installs
 the taps), with `meltano` on the PATH (dagster-meltano runs `meltano run <args> --force`)
@@ -37,11 +38,10 @@ from orchestration.runs import ENVIRONMENT, MeltanoRun, runs
 
 
 def op_config(tap_runs: list[MeltanoRun], environment: str = ENVIRONMENT) -> dict:
-    """Each op's config: the Meltano environment, and the run's own variables (a shard's)."""
+    """Each op's config: the Meltano environment its `meltano run` uses."""
     return {
         "ops": {
-            run.name: {"config": {"env": {"MELTANO_ENVIRONMENT": environment, **dict(run.env)}}}
-            for run in tap_runs
+            run.name: {"config": {"env": {"MELTANO_ENVIRONMENT": environment}}} for run in tap_runs
         }
     }
 

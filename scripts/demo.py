@@ -76,15 +76,17 @@ def sandbox_configs() -> dict[str, dict[str, Any]]:
 
 
 def replication(tap: str, config: dict[str, Any]) -> dict[str, str]:
-    """stream -> `full table` or `incremental, <key>`, from the tap's own streams (its class,
-    found through its console script)."""
+    """stream -> `full table` or `incremental, <key>`, and `, per <parent>` for a child
+    stream; from the tap's own streams (its class, found through its console script)."""
     (script,) = entry_points(group="console_scripts", name=tap)
     tap_class = getattr(importlib.import_module(script.module), script.attr.split(".")[0])
-    streams = tap_class(config=config, validate_config=False).streams
-    return {
-        name: f"incremental, {stream.replication_key}" if stream.replication_key else "full table"
-        for name, stream in streams.items()
-    }
+    found = {}
+    for name, stream in tap_class(config=config, validate_config=False).streams.items():
+        key = stream.replication_key
+        found[name] = f"incremental, {key}" if key else "full table"
+        if stream.parent_stream_type:
+            found[name] += f", per {stream.parent_stream_type.name}"
+    return found
 
 
 class Children:
@@ -238,11 +240,12 @@ def run_jobs(
 def report(table: list[Row], output: Path, out: IO[str]) -> None:
     """Records per tap and stream, how this run compares with the previous one, what next."""
     width = max((len(stream) for _, stream, *_ in table), default=10)
-    print(f"\n{'tap':<14} {'stream':<{width}} {'replication':<24} {'records':>8}", file=out)
+    kind = max((len(method) for _, _, method, _ in table), default=11)
+    print(f"\n{'tap':<14} {'stream':<{width}} {'replication':<{kind}} {'records':>8}", file=out)
     for tap, stream, method, n in table:
-        print(f"{tap:<14} {stream:<{width}} {method:<24} {n:>8}", file=out)
+        print(f"{tap:<14} {stream:<{width}} {method:<{kind}} {n:>8}", file=out)
     total = sum(n for *_, n in table)
-    print(f"{'total':<14} {'':<{width}} {'':<24} {total:>8}", file=out)
+    print(f"{'total':<14} {'':<{width}} {'':<{kind}} {total:>8}", file=out)
 
     summary = output / "logs" / "last-total.txt"
     previous = summary.read_text().strip() if summary.exists() else None
@@ -256,12 +259,13 @@ def report(table: list[Row], output: Path, out: IO[str]) -> None:
     else:
         print(f"previous run moved {previous} records; this run moved {total}.", file=out)
     print(
-        "\nfull table: every run reads the whole stream again (the API has no way to ask for\n"
-        "  changes only); ACTIVATE_VERSION tells the target to drop what has gone.\n"
+        "\nfull table: every run reads the whole stream again, and ACTIVATE_VERSION lets a\n"
+        "  target that supports it (target-postgres here) mark what has gone.\n"
         "incremental: a resumed run asks for records changed at or after the bookmark (the\n"
         "  last value seen), so the record at the bookmark comes again: 1 record where nothing\n"
         "  changed. Inclusive because several records can share that instant and a run may\n"
         "  have stopped between them; targets upsert on the primary key, so it lands once.\n"
+        "per <parent>: read for each record of the parent stream that moves.\n"
         "\nrun `make demo` again: each tap resumes from its saved state (.meltano/state/) and\n"
         "moves only what changed since (the emulators then serve a few changed and new\n"
         "people). To start over: rm -rf .meltano/state output",

@@ -133,6 +133,8 @@ def test_two_runs_report_progress_the_table_and_both_totals(fake: dict[str, str]
     assert rows["tap-humaans", "public_holidays"] == ("full table", 0)
     assert rows["tap-huma", "users"] == ("full table", 10)
     assert rows["tap-humanos", "requests"] == ("incremental, createdAt", 10)
+    assert rows["tap-humanos", "credentials"] == ("full table, per requests", 0)
+    assert rows["tap-openhuman", "messages"] == ("incremental, created_at, per conversations", 0)
     assert rows["tap-openhuman", "agents"] == ("incremental, updated_at", 10)
     assert rows["tap-humanapi", "users"] == ("full table", 10)
     assert sum(n for _, n in rows.values()) == 50

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from human_sandbox.humanapi import HumanApiEmulator
-from orchestration.runs import HUMANAPI_SHARDS, LOADER, TAPS, runs, shard_setting
+from orchestration.runs import HUMANAPI_SHARDS, LOADER, TAPS, runs, shard_extractor, shard_setting
 from tap_humanapi.tap import TapHumanApi
 from tests import meltano_cli
 from tests.helpers import sync
@@ -44,35 +44,27 @@ def test_every_tap_of_the_project_is_scheduled_once():
 
 
 @pytest.mark.parametrize("shards", [1, 2, 4, 7])
-def test_shards_cover_every_index_once_with_their_own_state(shards):
+def test_shards_cover_every_index_once_each_its_own_extractor(shards):
     humanapi = [run for run in runs(shards) if run.tap == "tap-humanapi"]
     assert len(humanapi) == shards
     if shards == 1:
-        assert humanapi[0].env == ()
-        assert humanapi[0].state_id_suffix == ""
+        assert humanapi[0].args == ["tap-humanapi", LOADER]
         return
-    assert [dict(run.env)["TAP_HUMANAPI_USER_SHARD"] for run in humanapi] == [
-        f"{i}/{shards}" for i in range(shards)
-    ]
-    assert len({run.state_id_suffix for run in humanapi}) == shards
-    assert all(run.tap == "tap-humanapi" or not run.env for run in runs(shards))
+    assert [run.args[0] for run in humanapi] == [shard_extractor(i, shards) for i in range(shards)]
+    assert shard_extractor(2, shards) == f"tap-humanapi--shard-2-of-{shards}"
+    assert all(run.extractor == "" for run in runs(shards) if run.tap != "tap-humanapi")
 
 
-def test_a_shard_is_one_meltano_run_with_a_state_id_suffix():
-    shard = next(run for run in runs(4) if run.env)
+def test_a_shard_is_one_meltano_run_of_its_extractor():
+    shard = next(run for run in runs(4) if run.extractor)
     assert shard.argv == [
         "meltano",
         "--environment=prod",
         "run",
-        "--state-id-suffix",
-        "shard-0-of-4",
-        "tap-humanapi",
+        "tap-humanapi--shard-0-of-4",
         "target-jsonl",
     ]
-    assert shard.shell == (
-        "TAP_HUMANAPI_USER_SHARD=0/4 meltano --environment=prod run "
-        "--state-id-suffix shard-0-of-4 tap-humanapi target-jsonl"
-    )
+    assert shard.shell == "meltano --environment=prod run tap-humanapi--shard-0-of-4 target-jsonl"
     with pytest.raises(ValueError, match="at least 1"):
         runs(0)
 
@@ -83,7 +75,9 @@ def test_the_runs_module_prints_the_schedule():
     )
     lines = done.stdout.splitlines()
     assert len(lines) == len(runs())
-    assert "TAP_HUMANAPI_USER_SHARD=3/4 meltano --environment=prod run" in lines[-1]
+    assert lines[-1].endswith(
+        "meltano --environment=prod run tap-humanapi--shard-3-of-4 target-jsonl"
+    )
 
 
 #: Run by .orchestration-venv's Python: the definitions as JSON, then the Human API job
@@ -112,7 +106,8 @@ print(json.dumps({"success": result.success}))
 
 def test_the_dagster_job_of_the_human_api_shards_runs_over_the_sandbox(tmp_path):
     """dagster and dagster-meltano for real (`make orchestration`): each shard op runs
-    `meltano run`, and the four shards together land exactly the unsharded records."""
+    `meltano run` of its shard's extractor, and the four shards together land exactly the
+    unsharded records."""
     missing = meltano_cli.installed()
     if missing is None and not DAGSTER_PYTHON.is_file():
         missing = f"{DAGSTER_PYTHON} is not installed"
@@ -155,14 +150,13 @@ def test_the_dagster_job_of_the_human_api_shards_runs_over_the_sandbox(tmp_path)
         "humaans": "Run `meltano run tap-humaans target-jsonl --force`."
     }
     assert jobs["tap_humanapi"]["ops"] == {
-        f"humanapi_shard_{i}_of_{HUMANAPI_SHARDS}": (
-            f"Run `meltano run --state-id-suffix shard-{i}-of-{HUMANAPI_SHARDS} "
-            "tap-humanapi target-jsonl --force`."
+        f"humanapi_shard_{i}_of_4": (
+            f"Run `meltano run tap-humanapi--shard-{i}-of-4 target-jsonl --force`."
         )
         for i in range(HUMANAPI_SHARDS)
     }
     assert jobs["tap_humanapi"]["config"]["ops"]["humanapi_shard_2_of_4"] == {
-        "config": {"env": {"MELTANO_ENVIRONMENT": "prod", "TAP_HUMANAPI_USER_SHARD": "2/4"}}
+        "config": {"env": {"MELTANO_ENVIRONMENT": "prod"}}
     }
     assert definitions["schedules"] == {
         f"{tap.replace('-', '_')}_daily": [tap.replace("-", "_"), cron]
@@ -170,8 +164,10 @@ def test_the_dagster_job_of_the_human_api_shards_runs_over_the_sandbox(tmp_path)
     }
 
     # Each shard saved its own state, and together they landed every record once.
-    states = sorted(path.name for path in (tmp_path / "state").rglob("*") if path.is_file())
-    assert len(states) == HUMANAPI_SHARDS, states
+    states = sorted(path.parent.name for path in (tmp_path / "state").rglob("state.json"))
+    assert states == [
+        f"sandbox:{shard_extractor(i, 4)}-to-target-jsonl" for i in range(HUMANAPI_SHARDS)
+    ]
     landed: dict[str, list[dict]] = {}
     for path in out.glob("*.jsonl"):
         stream = path.name.rsplit("-", 1)[0]
@@ -203,36 +199,26 @@ def test_meltano_shards_yaml_matches_the_runs():
         assert loader == LOADER
     scheduled = {schedule["job"]: schedule["interval"] for schedule in fragment["schedules"]}
     assert set(scheduled) == set(jobs)
-    expected = {
-        run.name.replace("_", "-"): run.cron
-        for run in runs()
-        if run.tap != "tap-humanapi" or run.env
-    }
+    expected = {run.name.replace("_", "-"): run.cron for run in runs()}
     assert scheduled == expected
+    assert {tuple(tasks) for tasks in jobs.values()} == {(" ".join(run.args),) for run in runs()}
 
 
-@pytest.mark.skipif(not MELTANO.exists(), reason="no Meltano here (make demo installs it)")
-def test_meltano_reads_the_shard_jobs_and_schedules(tmp_path):
-    project = (ROOT / "meltano.yml").read_text()
-    project = project.replace(
-        "\nplugins:\n", "\ninclude_paths:\n- ./orchestration/meltano-shards.yml\n\nplugins:\n", 1
-    )
-    (tmp_path / "meltano.yml").write_text(project)
-    (tmp_path / "orchestration").mkdir()
-    (tmp_path / "orchestration" / "meltano-shards.yml").write_text(
-        (ORCHESTRATION / "meltano-shards.yml").read_text()
-    )
-
-    def meltano(*args: str) -> str:
-        return subprocess.run(
-            [MELTANO, *args], cwd=tmp_path, capture_output=True, text=True, check=True
-        ).stdout
-
-    schedules = meltano("schedule", "list")
+@pytest.mark.skipif(not MELTANO.exists(), reason="no Meltano here (make meltano installs it)")
+def test_meltano_reads_the_shard_jobs_and_schedules():
+    """meltano.yml includes meltano-shards.yml: Meltano knows the shards, their config
+    (inherited from tap-humanapi, environments included), jobs and schedules."""
+    schedules = meltano_cli.run("schedule", "list")
+    assert schedules.returncode == 0, schedules.stderr
     assert (
         "[0 3 * * *] job humanapi-shard-3-of-4-daily: humanapi-shard-3-of-4 → "
         "['tap-humanapi--shard-3-of-4 target-jsonl']"
-    ) in schedules
-    assert "[0 2 * * *] job humaans-daily: humaans → ['tap-humaans target-jsonl']" in schedules
-    config = meltano("--environment=prod", "config", "print", "tap-humanapi--shard-2-of-4")
-    assert '"user_shard": "2/4"' in config
+    ) in schedules.stdout
+    assert "[0 2 * * *] job humaans-daily: humaans → ['tap-humaans target-jsonl']" in (
+        schedules.stdout
+    )
+    config = meltano_cli.run("--environment=sandbox", "config", "print", shard_extractor(2, 4))
+    assert config.returncode == 0, config.stderr
+    printed = json.loads(config.stdout)
+    assert printed["user_shard"] == "2/4"
+    assert printed["api_url"] == "http://127.0.0.1:8305"

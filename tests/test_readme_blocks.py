@@ -125,15 +125,24 @@ def fresh_env(urls: dict[str, str]) -> dict[str, str]:
     return env
 
 
+#: Copied, not linked: Meltano wants its project files inside the project.
+MELTANO_FILES = ("meltano.yml", "orchestration/meltano-shards.yml")
+
+
 def clone(tmp: Path) -> Path:
-    """The checkout as symlinks (meltano.yml copied: Meltano wants it inside the project);
-    its own .meltano/, sharing only the installed plugins."""
+    """The checkout as symlinks (Meltano's project files copied); its own .meltano/,
+    sharing only the installed plugins."""
     root = tmp / "human-taps"
     root.mkdir()
     for entry in ROOT.iterdir():
-        if entry.name not in {".git", ".meltano", "output", "meltano.yml"}:
+        if entry.name not in {".git", ".meltano", "output", "meltano.yml", "orchestration"}:
             (root / entry.name).symlink_to(entry)
-    (root / "meltano.yml").write_text((ROOT / "meltano.yml").read_text())
+    (root / "orchestration").mkdir()
+    for entry in (ROOT / "orchestration").iterdir():
+        (root / "orchestration" / entry.name).symlink_to(entry)
+    for name in MELTANO_FILES:
+        (root / name).unlink(missing_ok=True)
+        (root / name).write_text((ROOT / name).read_text())
     (root / ".meltano").mkdir()
     for name in ("extractors", "loaders"):
         (root / ".meltano" / name).symlink_to(ROOT / ".meltano" / name)
