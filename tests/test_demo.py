@@ -2,8 +2,9 @@
 
 The fake stands in for `meltano` so these tests take seconds: it answers `state list`,
 and for `run <tap> target-jsonl` checks that the tap's emulator answers at the URL the demo
-gave it, writes a .jsonl file (10 records, 2 once the pipeline has state) and saves state.
-The emulators are the real ones. The real meltano runs in test_meltano_postgres.py.
+gave it, writes one stream's .jsonl file where the demo told target-jsonl to (10 records, 2
+once the pipeline has state) and saves state. The emulators and the taps' --discover (the
+replication column) are the real ones. The real meltano runs in test_meltano_postgres.py.
 """
 
 from __future__ import annotations
@@ -21,7 +22,18 @@ from scripts.demo import JOBS, Children
 
 ROOT = Path(__file__).resolve().parent.parent
 
-FAKE_MELTANO = """\
+#: The stream the fake writes for each tap: two `users`, told apart by their folders.
+STREAMS = {
+    "tap-humaans": "people",
+    "tap-huma": "users",
+    "tap-humanos": "requests",
+    "tap-openhuman": "agents",
+    "tap-humanapi": "users",
+}
+
+FAKE_MELTANO = (
+    f"STREAMS = {STREAMS!r}\n"
+    + """\
 import os, pathlib, subprocess, sys, time, urllib.error, urllib.request
 
 home = pathlib.Path(os.environ["FAKE_MELTANO_HOME"])
@@ -44,11 +56,13 @@ if os.environ.get("FAKE_HANG") == tap:  # a run that never ends, with a child of
     time.sleep(600)
 state = home / f"sandbox:{tap}-to-target-jsonl"
 out = pathlib.Path(os.environ["TARGET_JSONL_DESTINATION_PATH"])
-stream = tap.removeprefix("tap-") + "_items"
+out.mkdir(parents=True, exist_ok=True)
+stream = STREAMS[tap]
 lines = 2 if state.exists() else 10
 (out / f"{stream}-{time.time_ns()}.jsonl").write_text('{"id": 1}\\n' * lines)
 state.write_text("{}")
 """
+)
 
 
 @pytest.fixture
@@ -95,6 +109,16 @@ def children_of(pid: int) -> list[tuple[int, str]]:
     return found
 
 
+def table_rows(out: str) -> dict[tuple[str, str], tuple[str, int]]:
+    """(tap, stream) -> (replication, records) from the demo's table."""
+    rows = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if parts and parts[0].startswith("tap-") and parts[-1].isdigit():
+            rows[parts[0], parts[1]] = (" ".join(parts[2:-1]), int(parts[-1]))
+    return rows
+
+
 def test_two_runs_report_progress_the_table_and_both_totals(fake: dict[str, str]) -> None:
     first = start_demo(fake)
     out, _ = first.communicate(timeout=120)
@@ -102,17 +126,34 @@ def test_two_runs_report_progress_the_table_and_both_totals(fake: dict[str, str]
     for index, job in enumerate(JOBS, start=1):
         line = f"[{index}/5] {job.tap} (first run, full extract) ... 10 records in "
         assert line in out, out
-        assert f"{job.tap:<14} {job.tap.removeprefix('tap-') + '_items'}" in out
+    rows = table_rows(out)
+    # Every stream of every tap, with its replication from the tap's --discover.
+    assert len(rows) == 24 + 9 + 5 + 6 + 25
+    assert rows["tap-humaans", "people"] == ("incremental, updatedAt", 10)
+    assert rows["tap-humaans", "public_holidays"] == ("full table", 0)
+    assert rows["tap-huma", "users"] == ("full table", 10)
+    assert rows["tap-humanos", "requests"] == ("incremental, createdAt", 10)
+    assert rows["tap-humanos", "credentials"] == ("full table, per requests", 0)
+    assert rows["tap-openhuman", "messages"] == ("incremental, created_at, per conversations", 0)
+    assert rows["tap-openhuman", "agents"] == ("incremental, updated_at", 10)
+    assert rows["tap-humanapi", "users"] == ("full table", 10)
+    assert sum(n for _, n in rows.values()) == 50
     assert "this run moved 50 records: a full extract." in out
-    assert f"output: {Path(fake['out']).resolve()}/" in out
+    assert f"output: {Path(fake['out']).resolve()}/<tap>/ (one .jsonl per stream" in out
+    assert "so the record at the bookmark comes again: 1 record where nothing" in out
     assert "run `make demo` again" in out
 
     second = start_demo(fake)
     out, _ = second.communicate(timeout=120)
     assert second.returncode == 0, out
     assert "[1/5] tap-humaans (resuming from saved state) ... 2 records in " in out
+    assert table_rows(out)["tap-humanapi", "users"] == ("full table", 2)
     assert "previous run moved 50 records; this run moved 10." in out
-    assert len(list(Path(fake["out"]).glob("*.jsonl"))) == 10
+    # A folder per tap: Huma's and Human API's users files are told apart by it.
+    files = sorted(p.relative_to(fake["out"]).parts for p in Path(fake["out"]).rglob("*.jsonl"))
+    assert [(tap, name.split("-")[0]) for tap, name in files] == [
+        (tap, STREAMS[tap]) for tap in sorted(STREAMS) for _ in range(2)
+    ]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

@@ -1,28 +1,34 @@
-"""The scale-out examples in orchestration/ stay runnable and agree with the project.
+"""The scale-out examples in orchestration/ run and agree with the project.
 
-Neither dagster nor dagster-meltano is installed here: the Dagster example is compiled and
-then executed against stand-ins of the five names it imports (their real signatures are in
-dagster-meltano's README and `dagster_meltano/ops.py`), which checks the jobs it builds.
-With a Meltano binary at hand (`make demo` installs one), Meltano itself reads the shard
-jobs and schedules.
+The Dagster example runs for real: `make test` installs dagster and dagster-meltano into
+.orchestration-venv (`make orchestration`), and its Human API job, one op per shard, is
+executed in process there over an emulator, each op a real `meltano run`. With Meltano at
+hand, Meltano itself reads the shard jobs and schedules.
 """
 
 from __future__ import annotations
 
-import importlib
+import json
+import os
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
 import yaml
 
-from orchestration.runs import HUMANAPI_SHARDS, LOADER, TAPS, runs, shard_setting
+from human_sandbox.humanapi import HumanApiEmulator
+from orchestration.runs import HUMANAPI_SHARDS, LOADER, TAPS, runs, shard_extractor, shard_setting
+from tap_humanapi.tap import TapHumanApi
+from tests import meltano_cli
+from tests.helpers import sync
+from tests.test_tap_humanapi import config_for as humanapi_config
+from tests.test_tap_humanapi import keyed
 
 ROOT = Path(__file__).parent.parent
 ORCHESTRATION = ROOT / "orchestration"
-MELTANO = ROOT / ".meltano-venv" / "bin" / "meltano"
+MELTANO = meltano_cli.MELTANO
+DAGSTER_PYTHON = ROOT / ".orchestration-venv" / "bin" / "python"
 
 
 def project_plugins(kind: str) -> set[str]:
@@ -38,35 +44,27 @@ def test_every_tap_of_the_project_is_scheduled_once():
 
 
 @pytest.mark.parametrize("shards", [1, 2, 4, 7])
-def test_shards_cover_every_index_once_with_their_own_state(shards):
+def test_shards_cover_every_index_once_each_its_own_extractor(shards):
     humanapi = [run for run in runs(shards) if run.tap == "tap-humanapi"]
     assert len(humanapi) == shards
     if shards == 1:
-        assert humanapi[0].env == ()
-        assert humanapi[0].state_id_suffix == ""
+        assert humanapi[0].args == ["tap-humanapi", LOADER]
         return
-    assert [dict(run.env)["TAP_HUMANAPI_USER_SHARD"] for run in humanapi] == [
-        f"{i}/{shards}" for i in range(shards)
-    ]
-    assert len({run.state_id_suffix for run in humanapi}) == shards
-    assert all(run.tap == "tap-humanapi" or not run.env for run in runs(shards))
+    assert [run.args[0] for run in humanapi] == [shard_extractor(i, shards) for i in range(shards)]
+    assert shard_extractor(2, shards) == f"tap-humanapi--shard-2-of-{shards}"
+    assert all(run.extractor == "" for run in runs(shards) if run.tap != "tap-humanapi")
 
 
-def test_a_shard_is_one_meltano_run_with_a_state_id_suffix():
-    shard = next(run for run in runs(4) if run.env)
+def test_a_shard_is_one_meltano_run_of_its_extractor():
+    shard = next(run for run in runs(4) if run.extractor)
     assert shard.argv == [
         "meltano",
         "--environment=prod",
         "run",
-        "--state-id-suffix",
-        "shard-0-of-4",
-        "tap-humanapi",
+        "tap-humanapi--shard-0-of-4",
         "target-jsonl",
     ]
-    assert shard.shell == (
-        "TAP_HUMANAPI_USER_SHARD=0/4 meltano --environment=prod run "
-        "--state-id-suffix shard-0-of-4 tap-humanapi target-jsonl"
-    )
+    assert shard.shell == "meltano --environment=prod run tap-humanapi--shard-0-of-4 target-jsonl"
     with pytest.raises(ValueError, match="at least 1"):
         runs(0)
 
@@ -77,72 +75,107 @@ def test_the_runs_module_prints_the_schedule():
     )
     lines = done.stdout.splitlines()
     assert len(lines) == len(runs())
-    assert "TAP_HUMANAPI_USER_SHARD=3/4 meltano --environment=prod run" in lines[-1]
+    assert lines[-1].endswith(
+        "meltano --environment=prod run tap-humanapi--shard-3-of-4 target-jsonl"
+    )
 
 
-def stand_ins() -> tuple[types.ModuleType, types.ModuleType, list[tuple[str, str]]]:
-    """`dagster` and `dagster_meltano` with just the names the example uses."""
-    invoked: list[tuple[str, str]] = []
-    dagster = types.ModuleType("dagster")
-    meltano = types.ModuleType("dagster_meltano")
+#: Run by .orchestration-venv's Python: the definitions as JSON, then the Human API job
+#: executed in process in the `sandbox` Meltano environment.
+DAGSTER_SCRIPT = """
+import json
+from orchestration.dagster_definitions import defs, op_config
+from orchestration.runs import runs
 
-    def job(*, name, description, resource_defs, config, tags):
-        def build(body):
-            invoked.clear()
-            body()
-            return types.SimpleNamespace(
-                name=name, config=config, ops=list(invoked), resources=resource_defs, tags=tags
-            )
-
-        return build
-
-    def meltano_run_op(command: str):
-        return types.SimpleNamespace(alias=lambda name: lambda: invoked.append((name, command)))
-
-    dagster.job = job  # type: ignore[attr-defined]
-    dagster.JobDefinition = types.SimpleNamespace  # type: ignore[attr-defined]
-    dagster.ScheduleDefinition = types.SimpleNamespace  # type: ignore[attr-defined]
-    dagster.Definitions = types.SimpleNamespace  # type: ignore[attr-defined]
-    meltano.meltano_run_op = meltano_run_op  # type: ignore[attr-defined]
-    meltano.meltano_resource = object()  # type: ignore[attr-defined]
-    return dagster, meltano, invoked
+print(json.dumps({
+    "jobs": {
+        job.name: {
+            "ops": {node.name: node.definition.description for node in job.nodes},
+            "config": job.run_config,
+        }
+        for job in defs.jobs
+    },
+    "schedules": {s.name: [s.job_name, s.cron_schedule] for s in defs.schedules},
+}))
+shards = [run for run in runs() if run.tap == "tap-humanapi"]
+job = defs.get_job_def("tap_humanapi")
+result = job.execute_in_process(run_config=op_config(shards, environment="sandbox"))
+print(json.dumps({"success": result.success}))
+"""
 
 
-def test_dagster_example_compiles():
-    source = (ORCHESTRATION / "dagster_definitions.py").read_text()
-    compile(source, "dagster_definitions.py", "exec")
+def test_the_dagster_job_of_the_human_api_shards_runs_over_the_sandbox(tmp_path):
+    """dagster and dagster-meltano for real (`make orchestration`): each shard op runs
+    `meltano run` of its shard's extractor, and the four shards together land exactly the
+    unsharded records."""
+    missing = meltano_cli.installed()
+    if missing is None and not DAGSTER_PYTHON.is_file():
+        missing = f"{DAGSTER_PYTHON} is not installed"
+    meltano_cli.require(missing)
+    out = tmp_path / "out"
+    with HumanApiEmulator(seed=9, size=8, no_source_users=0) as emulator:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("TAP_", "TARGET_", "MELTANO_", "DAGSTER_"))
+        }
+        env |= {
+            "PATH": f"{MELTANO.parent}{os.pathsep}{env['PATH']}",  # dagster-meltano's `meltano`
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "MELTANO_HUB_URL": "http://127.0.0.1:9",
+            # The project's own state, system database and output stay untouched.
+            "MELTANO_STATE_BACKEND_URI": (tmp_path / "state").as_uri(),
+            "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+            "TARGET_JSONL_DESTINATION_PATH": str(out),
+            "TAP_HUMANAPI_API_URL": emulator.api_url,
+            "TAP_HUMANAPI_AUTH_URL": emulator.auth_url,
+        }
+        done = subprocess.run(
+            [DAGSTER_PYTHON, "-c", DAGSTER_SCRIPT],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-6000:]
+        whole = sync(TapHumanApi, humanapi_config(emulator))
 
-
-def test_dagster_example_schedules_every_tap_and_each_shard(monkeypatch):
-    dagster, meltano, _ = stand_ins()
-    monkeypatch.setitem(sys.modules, "dagster", dagster)
-    monkeypatch.setitem(sys.modules, "dagster_meltano", meltano)
-    monkeypatch.delitem(sys.modules, "orchestration.dagster_definitions", raising=False)
-    example = importlib.import_module("orchestration.dagster_definitions")
-
-    jobs = {job.name: job for job in example.defs.jobs}
+    definitions, result = map(json.loads, done.stdout.strip().splitlines()[-2:])
+    assert result == {"success": True}
+    jobs = definitions["jobs"]
     assert set(jobs) == {tap.replace("-", "_") for tap in TAPS}
-    assert jobs["tap_humaans"].ops == [("humaans", "tap-humaans target-jsonl")]
-    assert jobs["tap_humaans"].resources == {"meltano": meltano.meltano_resource}
-
-    shards = jobs["tap_humanapi"]
-    assert shards.ops == [
-        (
-            f"humanapi_shard_{i}_of_{HUMANAPI_SHARDS}",
-            f"--state-id-suffix shard-{i}-of-{HUMANAPI_SHARDS} tap-humanapi target-jsonl",
+    assert jobs["tap_humaans"]["ops"] == {
+        "humaans": "Run `meltano run tap-humaans target-jsonl --force`."
+    }
+    assert jobs["tap_humanapi"]["ops"] == {
+        f"humanapi_shard_{i}_of_4": (
+            f"Run `meltano run tap-humanapi--shard-{i}-of-4 target-jsonl --force`."
         )
         for i in range(HUMANAPI_SHARDS)
-    ]
-    for i, (op, _) in enumerate(shards.ops):
-        env = shards.config["ops"][op]["config"]["env"]
-        assert env == {
-            "MELTANO_ENVIRONMENT": "prod",
-            "TAP_HUMANAPI_USER_SHARD": shard_setting(i, HUMANAPI_SHARDS),
-        }
+    }
+    assert jobs["tap_humanapi"]["config"]["ops"]["humanapi_shard_2_of_4"] == {
+        "config": {"env": {"MELTANO_ENVIRONMENT": "prod"}}
+    }
+    assert definitions["schedules"] == {
+        f"{tap.replace('-', '_')}_daily": [tap.replace("-", "_"), cron]
+        for tap, cron in TAPS.items()
+    }
 
-    crons = {schedule.job.name: schedule.cron_schedule for schedule in example.defs.schedules}
-    assert crons == {tap.replace("-", "_"): cron for tap, cron in TAPS.items()}
-    assert len({schedule.name for schedule in example.defs.schedules}) == len(TAPS)
+    # Each shard saved its own state, and together they landed every record once.
+    states = sorted(path.parent.name for path in (tmp_path / "state").rglob("state.json"))
+    assert states == [
+        f"sandbox:{shard_extractor(i, 4)}-to-target-jsonl" for i in range(HUMANAPI_SHARDS)
+    ]
+    landed: dict[str, list[dict]] = {}
+    for path in out.glob("*.jsonl"):
+        stream = path.name.rsplit("-", 1)[0]
+        landed.setdefault(stream, []).extend(map(json.loads, path.read_text().splitlines()))
+    assert set(landed) == set(whole.records)
+    for stream, records in whole.records.items():
+        assert keyed(landed[stream]) == keyed(records), stream
+        assert len(landed[stream]) == len(records), stream
 
 
 def shards_yaml() -> dict:
@@ -166,36 +199,26 @@ def test_meltano_shards_yaml_matches_the_runs():
         assert loader == LOADER
     scheduled = {schedule["job"]: schedule["interval"] for schedule in fragment["schedules"]}
     assert set(scheduled) == set(jobs)
-    expected = {
-        run.name.replace("_", "-"): run.cron
-        for run in runs()
-        if run.tap != "tap-humanapi" or run.env
-    }
+    expected = {run.name.replace("_", "-"): run.cron for run in runs()}
     assert scheduled == expected
+    assert {tuple(tasks) for tasks in jobs.values()} == {(" ".join(run.args),) for run in runs()}
 
 
-@pytest.mark.skipif(not MELTANO.exists(), reason="no Meltano here (make demo installs it)")
-def test_meltano_reads_the_shard_jobs_and_schedules(tmp_path):
-    project = (ROOT / "meltano.yml").read_text()
-    project = project.replace(
-        "\nplugins:\n", "\ninclude_paths:\n- ./orchestration/meltano-shards.yml\n\nplugins:\n", 1
-    )
-    (tmp_path / "meltano.yml").write_text(project)
-    (tmp_path / "orchestration").mkdir()
-    (tmp_path / "orchestration" / "meltano-shards.yml").write_text(
-        (ORCHESTRATION / "meltano-shards.yml").read_text()
-    )
-
-    def meltano(*args: str) -> str:
-        return subprocess.run(
-            [MELTANO, *args], cwd=tmp_path, capture_output=True, text=True, check=True
-        ).stdout
-
-    schedules = meltano("schedule", "list")
+@pytest.mark.skipif(not MELTANO.exists(), reason="no Meltano here (make meltano installs it)")
+def test_meltano_reads_the_shard_jobs_and_schedules():
+    """meltano.yml includes meltano-shards.yml: Meltano knows the shards, their config
+    (inherited from tap-humanapi, environments included), jobs and schedules."""
+    schedules = meltano_cli.run("schedule", "list")
+    assert schedules.returncode == 0, schedules.stderr
     assert (
         "[0 3 * * *] job humanapi-shard-3-of-4-daily: humanapi-shard-3-of-4 → "
         "['tap-humanapi--shard-3-of-4 target-jsonl']"
-    ) in schedules
-    assert "[0 2 * * *] job humaans-daily: humaans → ['tap-humaans target-jsonl']" in schedules
-    config = meltano("--environment=prod", "config", "print", "tap-humanapi--shard-2-of-4")
-    assert '"user_shard": "2/4"' in config
+    ) in schedules.stdout
+    assert "[0 2 * * *] job humaans-daily: humaans → ['tap-humaans target-jsonl']" in (
+        schedules.stdout
+    )
+    config = meltano_cli.run("--environment=sandbox", "config", "print", shard_extractor(2, 4))
+    assert config.returncode == 0, config.stderr
+    printed = json.loads(config.stdout)
+    assert printed["user_shard"] == "2/4"
+    assert printed["api_url"] == "http://127.0.0.1:8305"

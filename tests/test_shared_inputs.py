@@ -113,7 +113,8 @@ def test_unknown_settings_are_a_warning_naming_them_not_their_values(widgets, ca
         TapWidgets(config={**widgets, "pagesize": PASSWORD, "stream_maps": {}})
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [
-        "Ignoring unknown settings (not settings of tap-widgets; check the spelling): pagesize"
+        "Ignoring unknown settings (not settings of tap-widgets; check the spelling): "
+        "pagesize (did you mean page_size?)"
     ]
 
 

@@ -21,6 +21,7 @@ from taps_shared.oauth import ClientCredentialsAuth
 
 _COUNTRY = re.compile(r"[A-Z]{2}")
 USER = {"userId": "id"}
+OAUTH_PATH = "/auth/oauth/token"
 
 #: Page limits are the OpenAPI's maxima (positions states none: the users maximum is used).
 STREAMS = StreamTable(
@@ -158,16 +159,14 @@ class TapHuma(HumanTap):
         )
 
     def build_authenticator(self) -> ClientCredentialsAuth:
+        # The token endpoint is token_url, or by default the OpenAPI's path under api_url.
+        setting = "token_url" if self.config.get("token_url") else "api_url"
         return ClientCredentialsAuth(
-            token_url=(
-                self.url_setting("token_url")
-                if self.config.get("token_url")
-                else f"{self.base_url}/auth/oauth/token"
-            ),
+            token_url=self.url_setting(setting) + ("" if setting == "token_url" else OAUTH_PATH),
             client_id=self.config["client_id"],
             client_secret=self.config["client_secret"],
             client_auth=self.config.get("client_auth", "form"),
-            send=partial(self.transport.send, setting="token_url"),
+            send=partial(self.transport.send, setting=setting),
         )
 
     def preflight(self) -> None:

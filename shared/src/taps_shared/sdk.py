@@ -10,6 +10,7 @@ from __future__ import annotations
 import typing as t
 
 from singer_sdk import RESTStream, Tap
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._state import get_state_if_exists
 from singer_sdk.helpers._typing import (  # the SDK's own tests of a schema, so we agree
     _is_exclusive_boolean_type as is_exclusive_boolean_type,
@@ -86,10 +87,18 @@ class SDKTap(Tap):
     # validating it.
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         self.prepare_config(self._config)
-        return super()._validate_config(raise_errors=raise_errors)
+        try:
+            return super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            exc.errors.extend(self.config_errors())
+            raise
 
     def prepare_config(self, config: dict[str, t.Any]) -> None:
         """Look at (and fix up, in place) the loaded config before it is validated."""
+
+    def config_errors(self) -> list[str]:
+        """What to add to the errors of a config that failed validation."""
+        return []
 
     def _setup_signal_handlers(self) -> None:
         """None: the command line handles stop signals, and a tap built in-process (tests,

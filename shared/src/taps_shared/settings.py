@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 from singer_sdk import typing as th
 
 
@@ -127,4 +130,27 @@ def credential(
         secret=secret,
         title=title,
         description=description,
+    )
+
+
+def unknown_settings(given: Iterable[str], known: Iterable[str]) -> list[str]:
+    """The given settings a tap does not have, each with the one it is likely a typo of
+    (`api_tokn (did you mean api_token?)`): a typo is otherwise ignored, or reported only
+    as the real setting missing."""
+    names = sorted(known)
+    found = []
+    for name in sorted(set(given) - set(names)):
+        close = difflib.get_close_matches(name, names, n=1)
+        found.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return found
+
+
+def future_start_date(start: str, full_table: Iterable[str]) -> str:
+    """The warning for a `start_date` in the future: it filters incremental streams only."""
+    streams = ", ".join(sorted(full_table))
+    if not streams:
+        return f"start_date {start} is in the future: no records"
+    return (
+        f"start_date {start} is in the future: no records from incremental streams; "
+        f"full-table streams ignore it and emit every record: {streams}"
     )

@@ -14,7 +14,7 @@ from functools import cached_property
 from singer_sdk.singerlib import StateMessage
 from singer_sdk.streams import Stream
 
-from taps_shared import redact
+from taps_shared import redact, settings
 from taps_shared.auth import HumanAuth
 from taps_shared.cli import CommandLineTap
 from taps_shared.dates import parse_datetime, to_iso_z
@@ -71,12 +71,22 @@ class HumanTap(CommandLineTap):
                 with contextlib.suppress(ValueError):
                     config[key] = float(config[key])
 
-    def check_settings(self) -> None:
-        """Semantic checks the JSON schema cannot express; raise ConfigError."""
+    def config_errors(self) -> list[str]:
+        """A setting the config has and the tap does not is most likely a typo of the
+        required one validation found missing: say which."""
+        return [f"unknown setting {name}" for name in self.unknown_settings()]
+
+    def unknown_settings(self) -> list[str]:
+        """Settings of the config this tap does not have (names only, never values), each
+        with the setting it is likely a typo of."""
         schema = copy.deepcopy(self.config_jsonschema)
         self.append_builtin_config(schema)  # stream_maps, flattening_enabled, ...
-        unknown = sorted(set(self.config) - set(schema.get("properties", {})))
-        if unknown:  # a typo would otherwise be silently ignored; names only, never values
+        return settings.unknown_settings(self.config, schema.get("properties", {}))
+
+    def check_settings(self) -> None:
+        """Semantic checks the JSON schema cannot express; raise ConfigError."""
+        unknown = self.unknown_settings()
+        if unknown:  # a typo would otherwise be silently ignored
             self.logger.warning(
                 "Ignoring unknown settings (not settings of %s; check the spelling): %s",
                 self.name,
@@ -88,7 +98,8 @@ class HumanTap(CommandLineTap):
         if self.config.get("start_date"):
             start = parse_datetime(self.config["start_date"], "start_date")
             if start > datetime.now(UTC):
-                self.logger.warning("start_date %s is in the future: no records", start.date())
+                full = [n for n, s in self.streams.items() if s.selected and not s.replication_key]
+                self.logger.warning("%s", settings.future_start_date(str(start.date()), full))
 
     # -- one of each per run ------------------------------------------------------------
 
@@ -159,7 +170,7 @@ class HumanTap(CommandLineTap):
 
     def check_catalog(self) -> None:
         """A catalog selecting a stream this tap does not have is an error: the data asked
-        for would never come. An unselected one is only noted."""
+        for would never come. An unselected one is only noted, as is selecting nothing."""
         catalog = self.input_catalog
         if catalog is None:
             return
@@ -177,6 +188,8 @@ class HumanTap(CommandLineTap):
                 self.name,
                 ", ".join(sorted(unknown)),
             )
+        if not any(s.selected or s.has_selected_descendents for s in self.streams.values()):
+            self.logger.warning("The catalog selects no stream of %s: nothing to sync", self.name)
 
     def check_state(self) -> None:
         """Bookmarks of streams this tap does not have are carried along unused (with a
@@ -243,6 +256,9 @@ class HumanTap(CommandLineTap):
             self.preflight()
             super().sync_all()
             self.report_schema_drift()
+            # The last message is the STATE, even unchanged: a target that hands back the
+            # last STATE it saw (target-jsonl forgets it once a RECORD follows) has one.
+            self.message_writer.write_message(StateMessage(value=self.state))
         except Terminated:
             # Stopped by a signal: end stdout with the state as it stands, even if unchanged
             # since the last STATE. It never runs ahead of the records written: the SDK moves
