@@ -11,6 +11,7 @@ only the installed plugin virtualenvs under .meltano/ are shared with `make demo
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import typing as t
 from pathlib import Path
@@ -23,7 +24,8 @@ from tap_huma.tap import TapHuma
 from tap_humaans.tap import TapHumaans
 from tests.support import meltano_cli
 from tests.support.postgres import PostgresServer, find_bin_dir
-from tests.taps.huma.test_tap import WINDOW, expected_records
+from tests.support.registry import HUMA_HOLIDAYS
+from tests.taps.huma.expected import expected_records
 
 TARGET = "target-postgres"
 DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
@@ -178,9 +180,10 @@ def test_huma_into_postgres_then_again_with_activate_version(
     with HumaEmulator(seed=7, size=15) as huma:
         env = {
             "TAP_HUMA_API_URL": huma.url,
-            "TAP_HUMA_HOLIDAY_COUNTRIES": '["NO", "SE"]',  # what expected_records() reads
-            "TAP_HUMA_HOLIDAY_START_DATE": WINDOW["holiday_start_date"],
-            "TAP_HUMA_HOLIDAY_END_DATE": WINDOW["holiday_end_date"],
+            # what expected_records() reads
+            "TAP_HUMA_HOLIDAY_COUNTRIES": json.dumps(HUMA_HOLIDAYS["holiday_countries"]),
+            "TAP_HUMA_HOLIDAY_START_DATE": HUMA_HOLIDAYS["holiday_start_date"],
+            "TAP_HUMA_HOLIDAY_END_DATE": HUMA_HOLIDAYS["holiday_end_date"],
         }
         first = meltano_run("tap-huma", tmp_path, env, pg)
 

@@ -22,8 +22,9 @@ from click.testing import CliRunner
 
 from tests.support import meltano_cli
 from tests.support.helpers import ROOT
+from tests.support.registry import TAPS as REGISTRY
 
-TAPS = ["tap-humaans", "tap-huma", "tap-humanos", "tap-openhuman", "tap-humanapi"]
+TAPS = [spec.script for spec in REGISTRY.values()]
 LOADERS = ["target-jsonl", "target-csv", "target-postgres"]
 
 #: Settings meltano.yml declares ahead of the tap code (work in progress elsewhere).

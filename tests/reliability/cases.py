@@ -1,7 +1,9 @@
-"""The five taps as the reliability suite drives them: a small emulator, the config that
-points a tap at it, and where each stream's requests go (so a fault can hit every stream).
+"""What the fault and secret suites share: where each stream's requests go (so a fault can
+hit every stream), the faults, each tap's clean run, and the canary runs.
 
-Datasets are small on purpose: the suite runs in `make test` within the CI budget.
+The taps, their emulators and configs come from tests/support/registry.py (uses `faults`
+and `canary`); datasets are small on purpose: the suite runs in `make test` within the CI
+budget.
 """
 
 from __future__ import annotations
@@ -24,10 +26,8 @@ from urllib.parse import urlsplit
 import orjson
 from singer_sdk import RESTStream
 
-from human_sandbox import huma, humaans, humanapi, humanos, openhuman
 from human_sandbox.core import (
     CREDENTIAL_NAMES,
-    Emulator,
     EmulatorServer,
     Fault,
     Request,
@@ -35,153 +35,8 @@ from human_sandbox.core import (
     Response,
     request_credentials,
 )
-from tap_huma.tap import TapHuma
-from tap_humaans.tap import TapHumaans
-from tap_humanapi.tap import TapHumanApi
-from tap_humanos.tap import TapHumanos
-from tap_openhuman.tap import TapOpenHuman
-from taps_shared.tap import HumanTap
 from tests.support.helpers import CliRun, SyncResult, run_cli, sync
-
-#: Every setting the suite's configs share: no client-side rate limit, a retry budget.
-COMMON = {"requests_per_second": 0, "max_retries": 5}
-
-
-@dataclass(frozen=True)
-class TapCase:
-    """One tap under test; `make_emulator(**options)` builds a fresh emulator."""
-
-    name: str
-    tap_class: type[HumanTap]
-    executable: str
-    make_emulator: t.Callable[..., Emulator]
-    make_config: t.Callable[[t.Any], dict]
-    #: Path of the token endpoint, for the taps that mint tokens.
-    token_path: str | None = None
-    #: Make every access token the emulator issued expire now (token-based taps only).
-    expire: t.Callable[[t.Any], None] | None = None
-    #: The paths whose requests carry a minted (revocable) access token, as a regex.
-    token_api: str | None = None
-    #: The token endpoint spends the refresh token it is given (strict rotation): a token
-    #: response lost after the server produced it cannot be replayed.
-    rotates_refresh_token: bool = False
-    #: Dataset size of the canary run: enough requests for every fault and then a burst.
-    canary_size: int | None = None
-
-    def uses_minted_token(self, path: str) -> bool:
-        """Whether a request to `path` is authenticated with a minted access token."""
-        return self.token_api is not None and re.fullmatch(self.token_api, path) is not None
-
-    def emulator(self, **options: t.Any) -> t.Any:
-        return self.make_emulator(**options)
-
-    def config(self, emulator: t.Any, **extra: t.Any) -> dict:
-        return {**COMMON, **self.make_config(emulator), **extra}
-
-    def tap(self, config: dict) -> HumanTap:
-        return self.tap_class(config=config, validate_config=False)
-
-
-def _humaans_config(emulator: humaans.HumaansEmulator) -> dict:
-    return {"api_token": humaans.FULL_TOKEN, "api_url": emulator.url, "page_size": 4}
-
-
-def _huma_config(emulator: huma.HumaEmulator) -> dict:
-    return {
-        "client_id": huma.CLIENT_ID,
-        "client_secret": huma.CLIENT_SECRET,
-        "api_url": emulator.url,
-        "holiday_countries": ["NO"],
-        "holiday_start_date": "2025-01-01",
-        "holiday_end_date": "2025-12-31",
-    }
-
-
-def _humanos_config(emulator: humanos.HumanosEmulator) -> dict:
-    return {
-        "api_key": humanos.API_KEY,
-        "signature_secret": humanos.SIGNATURE_SECRET,
-        "api_url": emulator.url,
-        "page_size": 5,
-    }
-
-
-def _openhuman_config(emulator: openhuman.OpenHumanEmulator) -> dict:
-    return {
-        "client_id": openhuman.CLIENT_ID,
-        "client_secret": openhuman.CLIENT_SECRET,
-        "refresh_token": emulator.issue_refresh_token(),
-        "api_url": emulator.api_url,
-        "auth_url": emulator.auth_url,
-        "start_date": "2024-01-01",
-        "page_size": 20,
-    }
-
-
-def _humanapi_config(emulator: humanapi.HumanApiEmulator) -> dict:
-    return {
-        "client_id": humanapi.CLIENT_ID,
-        "client_secret": humanapi.CLIENT_SECRET,
-        "app_key": humanapi.APP_KEY,
-        "api_url": emulator.api_url,
-        "auth_url": emulator.auth_url,
-    }
-
-
-CASES: dict[str, TapCase] = {
-    case.name: case
-    for case in (
-        TapCase(
-            "humaans",
-            TapHumaans,
-            "tap-humaans",
-            lambda **o: humaans.HumaansEmulator(**{"seed": 7, "size": 5, **o}),
-            _humaans_config,
-        ),
-        TapCase(
-            "huma",
-            TapHuma,
-            "tap-huma",
-            lambda **o: huma.HumaEmulator(**{"seed": 7, "size": 4, **o}),
-            _huma_config,
-            canary_size=12,
-            token_path="/auth/oauth/token",
-            expire=lambda e: e.expire_all_tokens(),
-            token_api=r"(?!/auth/).*",
-        ),
-        TapCase(
-            "humanos",
-            TapHumanos,
-            "tap-humanos",
-            lambda **o: humanos.HumanosEmulator(**{"seed": 7, "size": 5, **o}),
-            _humanos_config,
-            canary_size=20,
-        ),
-        TapCase(
-            "openhuman",
-            TapOpenHuman,
-            "tap-openhuman",
-            lambda **o: openhuman.OpenHumanEmulator(**{"seed": 7, "size": 3, **o}),
-            _openhuman_config,
-            token_path="/oauth/token",
-            expire=lambda e: e.expire_access_tokens(),
-            token_api=r"/v1/.*",
-            rotates_refresh_token=True,
-        ),
-        TapCase(
-            "humanapi",
-            TapHumanApi,
-            "tap-humanapi",
-            lambda **o: humanapi.HumanApiEmulator(
-                **{"seed": 7, "size": 2, "no_source_users": 0, **o}
-            ),
-            _humanapi_config,
-            token_path="/v1/connect/token",
-            expire=lambda e: e.expire_tokens(),
-            token_api=r"/v1/human(/.*)?",
-        ),
-    )
-}
+from tests.support.registry import TAPS, TapSpec
 
 
 def path_regex(url_base: str, path: str) -> str:
@@ -207,13 +62,13 @@ class Endpoint:
         return re.fullmatch(self.pattern, path) is not None
 
 
-def endpoints(case: TapCase, config: dict, requests: list[RequestLog]) -> list[Endpoint]:
+def endpoints(spec: TapSpec, config: dict, requests: list[RequestLog]) -> list[Endpoint]:
     """Every stream's endpoint, then every other path the clean sync `requests` called.
 
     A stream without requests of its own (it reads its parent's response) has none; its
     records still come through its parent's endpoint, where the faults hit.
     """
-    tap = case.tap(config)
+    tap = spec.tap(config)
     patterns = {
         name: path_regex(stream.url_base, stream.path)
         for name, stream in tap.streams.items()
@@ -229,11 +84,6 @@ def endpoints(case: TapCase, config: dict, requests: list[RequestLog]) -> list[E
         counts[owner] += 1
         first.setdefault(owner, index)
     return [Endpoint(n, p, counts[n], first.get(n, len(requests))) for n, p in patterns.items()]
-
-
-def requestless_streams(case: TapCase, config: dict) -> list[str]:
-    """Streams that make no request of their own (they read their parent's response)."""
-    return [n for n, s in case.tap(config).streams.items() if not isinstance(s, RESTStream)]
 
 
 # -- the faults ---------------------------------------------------------------------------
@@ -293,15 +143,15 @@ FAULTS: dict[str, FaultKind] = {
 }
 
 
-def fault_applies(case: TapCase, fault: FaultKind, endpoint: Endpoint) -> bool:
+def fault_applies(spec: TapSpec, fault: FaultKind, endpoint: Endpoint) -> bool:
     """Whether `fault` is armed on `endpoint` in the matrix."""
-    on_token_endpoint = endpoint.name == case.token_path
+    on_token_endpoint = endpoint.name == spec.token_path("faults")
     if fault.expires:
         # only a request that carries a minted token can meet an expired one
-        return not on_token_endpoint and case.uses_minted_token(example_path(endpoint))
+        return not on_token_endpoint and spec.uses_minted_token(example_path(endpoint))
     # Strict rotation spends the refresh token when the server answers: an answer lost
     # after that cannot be replayed by any client (a limitation of such APIs, not a bug).
-    return not (fault.after_dispatch and on_token_endpoint and case.rotates_refresh_token)
+    return not (fault.after_dispatch and on_token_endpoint and spec.rotates_refresh_token)
 
 
 def example_path(endpoint: Endpoint) -> str:
@@ -330,18 +180,17 @@ class Clean:
         return next((e for e in self.endpoints if e.matches(path)), None)
 
 
-_clean: dict[tuple[str, int | None], Clean] = {}
+_clean: dict[tuple[str, str], Clean] = {}
 
 
-def clean_run(case: TapCase, size: int | None = None) -> Clean:
-    """The clean sync of `case` (once per dataset size: the emulators are deterministic)."""
-    key = (case.name, size)
+def clean_run(spec: TapSpec, use: str = "faults") -> Clean:
+    """The clean sync of `spec` for `use` (once: the emulators are deterministic)."""
+    key = (spec.name, use)
     if key not in _clean:
-        options = {} if size is None else {"size": size}
-        with case.emulator(**options) as emulator:
-            config = case.config(emulator)
-            result = sync(case.tap_class, config)
-            found = endpoints(case, config, emulator.server.requests)
+        with spec.emulator(use) as emulator:
+            config = spec.config(emulator, use)
+            result = sync(spec.tap_class, config)
+            found = endpoints(spec, config, emulator.server.requests)
             paths = [r.path for r in emulator.server.requests]
         assert all(result.records.values()), "every stream has records in the clean run"
         _clean[key] = Clean(result, found, paths)
@@ -359,9 +208,9 @@ CANARY_RETRIES = 3  # four attempts; the final burst exhausts them
 CANARY_TIMEOUT = 1  # request_timeout's minimum: the read-timeout fault costs one second
 
 
-def serial(case: TapCase) -> dict[str, int]:
+def serial(spec: TapSpec) -> dict[str, int]:
     """The settings that make a run send one request at a time."""
-    known = case.tap_class.config_jsonschema["properties"]
+    known = spec.tap_class.config_jsonschema["properties"]
     return {k: 1 for k in ("max_parallel_requests", "max_parallel_users") if k in known}
 
 
@@ -381,8 +230,9 @@ class CanaryRun:
 
     label: str
     mode: str
-    case: TapCase
-    size: int | None
+    case: TapSpec
+    #: The token endpoint of the run's auth mode, if it has one.
+    token_path: str | None
     run: CliRun
     config: dict
     secrets: dict[str, str]  # value -> where it came from
@@ -440,52 +290,53 @@ def secret_forms(value: str, origin: str) -> dict[str, str]:
     return {v: o for v, o in forms.items() if len(v) >= MIN_SECRET}
 
 
-def configured_secrets(case: TapCase, config: dict) -> dict[str, str]:
+def configured_secrets(spec: TapSpec, config: dict) -> dict[str, str]:
     """Config values of the settings the tap marks secret."""
-    properties = case.tap_class.config_jsonschema.get("properties", {})
     return {
-        config[k]: f"setting {k}"
-        for k, spec in properties.items()
-        if spec.get("secret") and isinstance(config.get(k), str)
+        config[k]: f"setting {k}" for k in spec.secret_settings if isinstance(config.get(k), str)
     }
 
 
 @dataclass(frozen=True)
 class CanaryVariant:
-    label: str
-    case: TapCase
-    #: Which auth mode, when the tap has another than its usual one ("" = the usual).
+    """One canary run: a tap in one of its auth modes."""
+
+    case: TapSpec
+    auth: str
+    #: The auth mode, for labels: "" for the one the canary use runs the tap in.
     mode: str = ""
-    #: Turns the case's config into this variant's (another auth mode, say).
-    adapt: t.Callable[[dict], dict] = lambda config: config
-    tokens: bool = True
+
+    @property
+    def label(self) -> str:
+        return self.case.name
+
+    @property
+    def token_path(self) -> str | None:
+        return self.case.token_path("canary", self.auth)
 
 
-def _api_key_mode(config: dict) -> dict:
-    oauth = ("client_id", "client_secret", "refresh_token")
-    return {**{k: v for k, v in config.items() if k not in oauth}, "api_key": openhuman.API_KEY}
-
-
+#: Every tap in the auth mode of its canary dataset, then in each of its other modes.
 CANARY_VARIANTS = [
-    *(CanaryVariant(name, case) for name, case in CASES.items()),
-    CanaryVariant("openhuman", CASES["openhuman"], "API key", _api_key_mode, tokens=False),
-    # client id and secret as HTTP Basic credentials: their base64 pair is a secret too
-    CanaryVariant(
-        "huma", CASES["huma"], "client_auth=basic", lambda c: {**c, "client_auth": "basic"}
+    *(CanaryVariant(spec, spec.mode("canary")) for spec in TAPS.values()),
+    *(
+        CanaryVariant(spec, auth, auth)
+        for spec in TAPS.values()
+        for auth in spec.auth
+        if auth != spec.mode("canary")
     ),
 ]
 
 
 def arm_canary(variant: CanaryVariant, emulator: t.Any) -> tuple[dict[str, Fault], Fault]:
     """Every fault kind once (spaced out), then a 503 burst longer than the retry budget."""
-    case, faults = variant.case, emulator.server.faults
+    case, token_path, faults = variant.case, variant.token_path, emulator.server.faults
     armed: dict[str, Fault] = {}
-    not_token = f"(?!{re.escape(case.token_path)}$).*" if case.token_path else None
-    if case.token_path and variant.tokens:  # the token request fails once, echoing secrets
+    not_token = f"(?!{re.escape(token_path)}$).*" if token_path else None
+    if token_path:  # the token request fails once, echoing secrets
         armed["503 on the token endpoint"] = faults.add(
-            "status", status=503, headers={"Retry-After": "0"}, pattern=re.escape(case.token_path)
+            "status", status=503, headers={"Retry-After": "0"}, pattern=re.escape(token_path)
         )
-    if variant.tokens and case.expire is not None and case.token_api:
+    if token_path and case.expire is not None and case.token_api:
         armed["access token expiring mid-sync"] = faults.add(
             "call", action=lambda: case.expire(emulator), pattern=case.token_api, after=3
         )
@@ -519,35 +370,30 @@ def canary_runs() -> tuple[CanaryRun, ...]:
     with contextlib.ExitStack() as stack:
         prepared = []
         for variant in CANARY_VARIANTS:
-            size = variant.case.canary_size
-            emulator = stack.enter_context(
-                variant.case.emulator(**({} if size is None else {"size": size}))
-            )
+            emulator = stack.enter_context(variant.case.emulator("canary"))
             emulator.server.echo_credentials = True
-            recorder = CredentialRecorder(emulator.server, variant.case.token_path)
+            recorder = CredentialRecorder(emulator.server, variant.token_path)
             # One request at a time: the faults are spaced out along the request sequence.
-            config = variant.adapt(
-                variant.case.config(
-                    emulator,
-                    max_retries=CANARY_RETRIES,
-                    request_timeout=CANARY_TIMEOUT,
-                    **serial(variant.case),
-                )
+            config = variant.case.config(
+                emulator,
+                "canary",
+                auth=variant.auth,
+                max_retries=CANARY_RETRIES,
+                request_timeout=CANARY_TIMEOUT,
+                **serial(variant.case),
             )
             armed, burst = arm_canary(variant, emulator)
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            prepared.append((variant, size, emulator, recorder, config, armed, burst, folder))
+            prepared.append((variant, emulator, recorder, config, armed, burst, folder))
 
         def launch(item: tuple) -> CliRun:
-            variant, _size, _emulator, _recorder, config, _armed, _burst, folder = item
-            return run_cli(
-                variant.case.executable, folder, config=config, env={"LOGLEVEL": "DEBUG"}
-            )
+            variant, _emulator, _recorder, config, _armed, _burst, folder = item
+            return run_cli(variant.case.script, folder, config=config, env={"LOGLEVEL": "DEBUG"})
 
         with ThreadPoolExecutor(max_workers=len(prepared)) as pool:
             runs = list(pool.map(launch, prepared))
         results = []
-        for (variant, size, emulator, recorder, config, armed, burst, _), run in zip(
+        for (variant, emulator, recorder, config, armed, burst, _), run in zip(
             prepared, runs, strict=True
         ):
             # value -> where it first came from: the setting, else the token response
@@ -567,7 +413,7 @@ def canary_runs() -> tuple[CanaryRun, ...]:
                     variant.label,
                     variant.mode,
                     variant.case,
-                    size,
+                    variant.token_path,
                     run,
                     config,
                     secrets,

@@ -28,7 +28,6 @@ from taps_shared.retry import RetryPolicy
 from taps_shared.tap import HumanTap
 from tests.reliability.cases import (
     CANARY_RETRIES,
-    CASES,
     FAULTS,
     canary_runs,
     clean_run,
@@ -38,6 +37,7 @@ from tests.reliability.cases import (
 )
 from tests.reliability.trials import trial
 from tests.support.helpers import SyncResult, sync
+from tests.support.registry import TAPS
 
 #: The matrix's request timeout (in-process, below the setting's minimum of 1 s).
 TIMEOUT_S = 0.1
@@ -51,7 +51,7 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 MATRIX = [
     pytest.param(tap, name, id=f"{tap}-{name.replace(' ', '_')}")
-    for tap, case in CASES.items()
+    for tap, case in TAPS.items()
     for name, fault in FAULTS.items()
     if not fault.expires or case.expire is not None
 ]
@@ -62,11 +62,11 @@ MATRIX = [
 def test_a_fault_on_every_endpoint_leaves_records_and_state_unchanged(
     tap: str, fault_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    case, fault = CASES[tap], FAULTS[fault_name]
+    case, fault = TAPS[tap], FAULTS[fault_name]
     clean = clean_run(case)
     if fault.kind == "delay":
         monkeypatch.setattr(HumanTap, "request_timeout", property(lambda self: TIMEOUT_S))
-    with trial(tap, "faults", fault_name) as outcome, case.emulator() as emulator:
+    with trial(tap, "faults", fault_name) as outcome, case.emulator("faults") as emulator:
         outcome.count = 0
         armed = {}
         for endpoint in clean.endpoints:
@@ -78,7 +78,7 @@ def test_a_fault_on_every_endpoint_leaves_records_and_state_unchanged(
             armed[endpoint] = emulator.server.faults.add(
                 fault.kind, pattern=endpoint.pattern, after=endpoint.clean_requests // 2, **options
             )
-        result = sync(case.tap_class, case.config(emulator))
+        result = sync(case.tap_class, case.config(emulator, "faults"))
         outcome.count = sum(f.fired for f in armed.values())
         assert {e.name: f.fired for e, f in armed.items()} == {e.name: 1 for e in armed}
         assert result.records == clean.result.records
@@ -91,7 +91,7 @@ def test_a_fault_on_every_endpoint_leaves_records_and_state_unchanged(
 def test_the_matrix_reaches_every_stream_of_every_tap() -> None:
     """Coverage: per tap, every stream with requests of its own is an armed endpoint of
     every fault kind (token expiry: every stream that sends a minted token)."""
-    for case in CASES.values():
+    for case in TAPS.values():
         clean = clean_run(case)
         streams = clean.stream_endpoints
         assert streams and all(e.clean_requests for e in clean.endpoints), case.name
@@ -109,10 +109,10 @@ def test_the_matrix_reaches_every_stream_of_every_tap() -> None:
 def test_retry_after_is_waited_for_in_seconds_and_as_an_http_date() -> None:
     """The matrix waits nothing; here the waits are real: `Retry-After: 1` and a date two
     seconds ahead, each on its own stream, and each retry comes no earlier."""
-    case = CASES["humaans"]
+    case = TAPS["humaans"]
     clean = clean_run(case)
     with trial("humaans", "faults", "429 with real waits") as outcome:
-        with case.emulator() as emulator:
+        with case.emulator("faults") as emulator:
             offset = time.time() - time.monotonic()
             due = math.ceil(time.time()) + 2
             seconds = emulator.server.faults.add(
@@ -124,7 +124,7 @@ def test_retry_after_is_waited_for_in_seconds_and_as_an_http_date() -> None:
                 headers={"Retry-After": formatdate(due, usegmt=True)},
                 pattern="/api/companies",
             )
-            result = sync(case.tap_class, case.config(emulator))
+            result = sync(case.tap_class, case.config(emulator, "faults"))
             log = emulator.server.requests
         outcome.count = seconds.fired + dated.fired
         assert result.records == clean.result.records
@@ -136,14 +136,14 @@ def test_retry_after_is_waited_for_in_seconds_and_as_an_http_date() -> None:
         assert due - 0.05 <= companies[1].time + offset < due + 1.0
 
 
-@pytest.mark.parametrize("tap", list(CASES))
+@pytest.mark.parametrize("tap", list(TAPS))
 def test_a_burst_beyond_the_retry_budget_fails_in_one_line_and_resumes(tap: str) -> None:
     """The canary run of each tap ends with a 503 that never stops: the run must exit
     non-zero with one error line naming the stream and the status, no traceback, and
     the last STATE it printed must resume to the complete dataset."""
     canary = next(c for c in canary_runs() if c.label == tap and not c.mode)
     case, run = canary.case, canary.run
-    clean = clean_run(case, canary.size)
+    clean = clean_run(case, "canary")
     endpoint = clean.endpoint_of(canary.burst_path)
     with trial(tap, "faults", "burst beyond the retry budget") as outcome:
         outcome.count = canary.burst.fired
@@ -160,8 +160,8 @@ def test_a_burst_beyond_the_retry_budget_fails_in_one_line_and_resumes(tap: str)
         wanted = record_set(clean.result.records)
         before = record_set(SyncResult(messages).records)
         assert all(rows <= wanted[s] for s, rows in before.items()), "only real records"
-        with case.emulator(**({} if canary.size is None else {"size": canary.size})) as emulator:
-            resumed = sync(case.tap_class, case.config(emulator), state=states[-1])
+        with case.emulator("canary") as emulator:
+            resumed = sync(case.tap_class, case.config(emulator, "canary"), state=states[-1])
         after = record_set(resumed.records)
         for stream, rows in wanted.items():
             assert rows == before.get(stream, set()) | after.get(stream, set()), stream
@@ -169,17 +169,19 @@ def test_a_burst_beyond_the_retry_budget_fails_in_one_line_and_resumes(tap: str)
 
 
 @pytest.mark.usefixtures("fast_retries")
-@pytest.mark.parametrize("tap", [tap for tap, case in CASES.items() if case.token_path])
+@pytest.mark.parametrize("tap", [tap for tap, case in TAPS.items() if case.token_path("faults")])
 def test_a_token_endpoint_down_mid_sync_fails_naming_the_stream(tap: str) -> None:
     """A token request made mid-sync (a new user's first token; a renewal after the API
     refused an expired one) that runs out of retries ends the run with a line that names
     the stream it was for, not only the token request."""
-    case = CASES[tap]
+    case = TAPS[tap]
+    token_path = case.token_path("faults")
+    assert token_path is not None
     clean = clean_run(case)
     with trial(tap, "faults", "token endpoint down mid-sync") as outcome:
-        with case.emulator() as emulator:
+        with case.emulator("faults") as emulator:
             faults = emulator.server.faults
-            tokens = [i for i, path in enumerate(clean.paths) if path == case.token_path]
+            tokens = [i for i, path in enumerate(clean.paths) if path == token_path]
             if len(tokens) > 1:  # a token per user: the second user's first one fails
                 stream = None  # fetched for users in parallel: any of the users' streams
             else:  # one token: it expires mid-sync, and its renewal fails
@@ -188,12 +190,12 @@ def test_a_token_endpoint_down_mid_sync_fails_naming_the_stream(tap: str) -> Non
             burst = faults.add(
                 "status",
                 status=503,
-                pattern=re.escape(case.token_path),
+                pattern=re.escape(token_path),
                 after=1,
                 times=-1,
             )
             with pytest.raises(RetriesExhaustedError) as failure:
-                sync(case.tap_class, case.config(emulator))
+                sync(case.tap_class, case.config(emulator, "faults"))
         outcome.count = burst.fired
         line = one_line(failure.value)
         names = [stream.name] if stream else [e.name for e in clean.stream_endpoints]
@@ -202,17 +204,20 @@ def test_a_token_endpoint_down_mid_sync_fails_naming_the_stream(tap: str) -> Non
 
 
 @pytest.mark.usefixtures("fast_retries")
-def test_a_lost_token_response_under_strict_rotation_fails_in_one_clear_line() -> None:
-    """The matrix leaves out response-losing faults on OpenHuman's token endpoint: the
-    server spends the refresh token as it answers, so when the answer is lost no client
+@pytest.mark.parametrize("tap", [tap for tap, case in TAPS.items() if case.rotates_refresh_token])
+def test_a_lost_token_response_under_strict_rotation_fails_in_one_clear_line(tap: str) -> None:
+    """The matrix leaves out response-losing faults on a rotating token endpoint (OpenHuman's):
+    the server spends the refresh token as it answers, so when the answer is lost no client
     can replay the exchange. The run must then stop at once with a line telling the user
     to re-authorize, not retry or print a traceback."""
-    case = CASES["openhuman"]
-    with trial("openhuman", "faults", "lost token response (rotation)") as outcome:
-        with case.emulator() as emulator:
-            lost = emulator.server.faults.add("cut", pattern=re.escape(case.token_path))
+    case = TAPS[tap]
+    token_path = case.token_path("faults")
+    assert token_path is not None
+    with trial(tap, "faults", "lost token response (rotation)") as outcome:
+        with case.emulator("faults") as emulator:
+            lost = emulator.server.faults.add("cut", pattern=re.escape(token_path))
             with pytest.raises(ConfigError) as failure:
-                sync(case.tap_class, case.config(emulator))
+                sync(case.tap_class, case.config(emulator, "faults"))
             grants = [r["ok"] for r in emulator.token_requests]
         outcome.count = lost.fired
         assert grants == [True, False], "the exchange happened once, its replay was refused"

@@ -33,137 +33,28 @@ from pathlib import Path
 
 import pytest
 
-from human_sandbox.huma import CLIENT_ID as HUMA_CLIENT_ID
-from human_sandbox.huma import CLIENT_SECRET as HUMA_CLIENT_SECRET
-from human_sandbox.huma import HumaEmulator
-from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
-from human_sandbox.humanapi import APP_KEY, HumanApiEmulator
-from human_sandbox.humanapi import CLIENT_ID as HUMANAPI_CLIENT_ID
-from human_sandbox.humanapi import CLIENT_SECRET as HUMANAPI_CLIENT_SECRET
-from human_sandbox.humanos import API_KEY as HUMANOS_KEY
-from human_sandbox.humanos import SIGNATURE_SECRET, HumanosEmulator
-from human_sandbox.openhuman import API_KEY as OPENHUMAN_KEY
-from human_sandbox.openhuman import CLIENT_ID as OPENHUMAN_CLIENT_ID
-from human_sandbox.openhuman import CLIENT_SECRET as OPENHUMAN_CLIENT_SECRET
-from human_sandbox.openhuman import OpenHumanEmulator
 from tests.reliability.trials import trial
 from tests.support.helpers import CliRun, run_cli
+from tests.support.registry import TAPS, TapSpec
 
-FAST = {"requests_per_second": 0, "max_retries": 0}
 FUTURE = "2999-01-01T00:00:00.000Z"
 URL_PASSWORD = "url_pa55_canary_7c1e"  # a canary: must never be printed
 
 
-@dataclass(frozen=True)
-class Profile:
-    """What the cases need to know about one tap."""
-
-    tap: str
-    emulator: t.Callable[[], t.Any]
-    config: t.Callable[[t.Any], dict]
-    required: tuple[str, ...]
-    secret_setting: str
-    #: One stream the cases select (incremental where the tap has one), and the emulator
-    #: path its requests start with (none of the connection checks start with it).
-    stream: str
-    path: str
-    records_key: str | None
-    #: (parent, child), for taps with child streams.
-    family: tuple[str, str] | None
-    wrong_types: tuple[tuple[str, t.Any], ...]
-
-
-PROFILES = {
-    "tap-humaans": Profile(
-        "tap-humaans",
-        lambda: HumaansEmulator(seed=5, size=8),
-        lambda e: {"api_token": FULL_TOKEN, "api_url": e.url, **FAST},
-        required=("api_token",),
-        secret_setting="api_token",
-        stream="people",
-        path="/api/people",
-        records_key="data",
-        family=None,
-        wrong_types=(("page_size", "many"), ("max_retries", "3x")),
-    ),
-    "tap-huma": Profile(
-        "tap-huma",
-        lambda: HumaEmulator(seed=5, size=4),
-        lambda e: {
-            "client_id": HUMA_CLIENT_ID,
-            "client_secret": HUMA_CLIENT_SECRET,
-            "api_url": e.url,
-            **FAST,
-        },
-        required=("client_id", "client_secret"),
-        secret_setting="client_secret",
-        stream="groups",
-        path="/groups",
-        records_key="items",
-        family=("users", "positions"),
-        wrong_types=(("include_inactive_users", "yes"), ("holiday_countries", "NO")),
-    ),
-    "tap-humanos": Profile(
-        "tap-humanos",
-        lambda: HumanosEmulator(seed=5, size=8),
-        lambda e: {
-            "api_key": HUMANOS_KEY,
-            "signature_secret": SIGNATURE_SECRET,
-            "api_url": e.url,
-            **FAST,
-        },
-        required=("api_key", "signature_secret"),
-        secret_setting="signature_secret",
-        stream="requests",
-        path="/request",
-        records_key="data",
-        family=("requests", "credentials"),
-        wrong_types=(("page_size", "many"), ("request_timeout", "slow")),
-    ),
-    "tap-openhuman": Profile(
-        "tap-openhuman",
-        lambda: OpenHumanEmulator(seed=5, size=4),
-        lambda e: {"api_key": OPENHUMAN_KEY, "api_url": e.api_url, "auth_url": e.auth_url, **FAST},
-        required=(),  # one of two auth modes: the cases below
-        secret_setting="api_key",
-        stream="memories",
-        path="/v1/memories",
-        records_key="data",
-        family=("conversations", "messages"),
-        wrong_types=(("page_size", "many"), ("max_retries", "3x")),
-    ),
-    "tap-humanapi": Profile(
-        "tap-humanapi",
-        lambda: HumanApiEmulator(seed=5, size=3),
-        lambda e: {
-            "client_id": HUMANAPI_CLIENT_ID,
-            "client_secret": HUMANAPI_CLIENT_SECRET,
-            "app_key": APP_KEY,
-            "api_url": e.api_url,
-            "auth_url": e.auth_url,
-            **FAST,
-        },
-        required=("client_id", "client_secret", "app_key"),
-        secret_setting="app_key",
-        stream="weight",
-        path=f"/v1/apps/{HUMANAPI_CLIENT_ID}/users/weights",
-        records_key=None,
-        family=("users", "profile"),
-        wrong_types=(("page_size", "many"), ("client_user_ids", "abc")),
-    ),
-}
-ALL_REQUIRED = ("api_token", "client_id", "client_secret", "api_key", "signature_secret", "app_key")
-INCREMENTAL = {"tap-humaans", "tap-humanos", "tap-openhuman", "tap-humanapi"}
+#: The taps by console script, as the cases name them.
+SCRIPTS = {spec.script: spec for spec in TAPS.values()}
+#: The credentials of OpenHuman's other auth mode (the cases run it with an API key).
+OPENHUMAN_OAUTH = TAPS["openhuman"].auth["OAuth"].settings
+ALL_REQUIRED = tuple(dict.fromkeys(s for spec in TAPS.values() for s in spec.required))
 #: Every credential of every tap: none may ever be printed.
 SECRETS = (
-    FULL_TOKEN,
-    HUMA_CLIENT_SECRET,
-    HUMANOS_KEY,
-    SIGNATURE_SECRET,
-    OPENHUMAN_KEY,
-    OPENHUMAN_CLIENT_SECRET,
-    HUMANAPI_CLIENT_SECRET,
-    APP_KEY,
+    *(
+        value
+        for spec in TAPS.values()
+        for auth in spec.auth.values()
+        for setting, value in auth.settings.items()
+        if setting in spec.secret_settings
+    ),
     URL_PASSWORD,
 )
 
@@ -175,12 +66,12 @@ SECRETS = (
 class Bench:
     """One tap's emulator, fork server, catalog and reference run."""
 
-    profile: Profile
+    spec: TapSpec
     emulator: t.Any
     server: t.Any
     config: dict
     catalog: dict
-    #: stream → records of a clean run with only `profile.stream` (and the family) selected
+    #: stream → records of a clean run with only `bad_input.stream` (and the family) selected
     reference: dict[str, list[dict]] = field(default_factory=dict)
 
     def select(self, *streams: str, extra: t.Iterable[dict] = ()) -> dict:
@@ -205,22 +96,20 @@ def benches(tmp_path_factory, fork_server) -> t.Iterator[t.Callable[[str], Bench
         def get(tap: str) -> Bench:
             if tap not in made:
                 made[tap] = make_bench(
-                    PROFILES[tap], tmp_path_factory.mktemp(tap), fork_server(tap), stack
+                    SCRIPTS[tap], tmp_path_factory.mktemp(tap), fork_server(tap), stack
                 )
             return made[tap]
 
         yield get
 
 
-def make_bench(
-    profile: Profile, workdir: Path, server: t.Any, stack: contextlib.ExitStack
-) -> Bench:
-    emulator = stack.enter_context(profile.emulator())
-    config = profile.config(emulator)
+def make_bench(spec: TapSpec, workdir: Path, server: t.Any, stack: contextlib.ExitStack) -> Bench:
+    emulator = stack.enter_context(spec.emulator("inputs"))
+    config = spec.config(emulator, "inputs")
     discovered = server.run(workdir, "--discover", config=config)
     assert discovered.returncode == 0, discovered.stderr
-    found = Bench(profile, emulator, server, config, json.loads(discovered.stdout))
-    streams = [profile.stream, *(profile.family or ())]
+    found = Bench(spec, emulator, server, config, json.loads(discovered.stdout))
+    streams = [spec.bad_input.stream, *(spec.bad_input.family or ())]
     clean = server.run(workdir, config=config, catalog=found.select(*streams))
     assert clean.returncode == 0, clean.stderr
     for message in clean.messages:
@@ -263,13 +152,13 @@ class Case:
     #: what the case tries; `{setting}`, `{value}` and `{secret}` are the tap's own
     name: str
     inputs: t.Callable[[Bench, Path], Inputs]
-    expect: t.Callable[[Profile], Expect]
-    applies: t.Callable[[Profile], bool] = lambda profile: True
+    expect: t.Callable[[TapSpec], Expect]
+    applies: t.Callable[[TapSpec], bool] = lambda spec: True
     nth: int = 0  # which of the tap's wrong_types
 
-    def label(self, profile: Profile) -> str:
-        setting, value = profile.wrong_types[self.nth]
-        return self.name.format(setting=setting, value=value, secret=profile.secret_setting)
+    def label(self, spec: TapSpec) -> str:
+        setting, value = spec.bad_input.wrong_types[self.nth]
+        return self.name.format(setting=setting, value=value, secret=spec.secret)
 
 
 def without(config: dict, *keys: str) -> dict:
@@ -284,7 +173,7 @@ def free_port() -> int:
 
 def only(b: Bench, **changes: t.Any) -> Inputs:
     """The tap's config with `changes`, its one stream selected."""
-    return Inputs({**b.config, **changes}, b.select(b.profile.stream))
+    return Inputs({**b.config, **changes}, b.select(b.spec.bad_input.stream))
 
 
 def state_for(b: Bench, stream: str, value: str) -> dict:
@@ -298,10 +187,10 @@ def fault_200(b: Bench, body: t.Any, content_type: str = "application/json") -> 
         "status": 200,
         "body": body,
         "headers": {"Content-Type": content_type},
-        "path": b.profile.path,
+        "path": b.spec.bad_input.path,
         "times": -1,
     }
-    return Inputs(b.config, b.select(b.profile.stream), faults=[fault])
+    return Inputs(b.config, b.select(b.spec.bad_input.stream), faults=[fault])
 
 
 def config_cases() -> list[Case]:
@@ -317,8 +206,10 @@ def config_cases() -> list[Case]:
     cases += [
         Case(
             "wrong type: {setting}={value!r}",
-            lambda b, _, n=n: only(b, **dict([b.profile.wrong_types[n]])),
-            lambda p, n=n: Expect(error=("invalid config", f"config['{p.wrong_types[n][0]}']")),
+            lambda b, _, n=n: only(b, **dict([b.spec.bad_input.wrong_types[n]])),
+            lambda p, n=n: Expect(
+                error=("invalid config", f"config['{p.bad_input.wrong_types[n][0]}']")
+            ),
             nth=n,
         )
         for n in (0, 1)
@@ -326,61 +217,54 @@ def config_cases() -> list[Case]:
     cases += [
         Case(
             "wrong type of a secret: {secret} a number",
-            lambda b, _: only(b, **{b.profile.secret_setting: 987654321012345}),
+            lambda b, _: only(b, **{b.spec.secret: 987654321012345}),
             lambda p: Expect(
-                error=("invalid config", f"config['{p.secret_setting}']"),
+                error=("invalid config", f"config['{p.secret}']"),
                 absent=("987654321012345",),
             ),
         ),
         Case(
             "wrong type of a secret: {secret} a list",
-            lambda b, _: only(
-                b, **{b.profile.secret_setting: [b.config[b.profile.secret_setting]]}
-            ),
-            lambda p: Expect(error=("invalid config", f"config['{p.secret_setting}']")),
+            lambda b, _: only(b, **{b.spec.secret: [b.config[b.spec.secret]]}),
+            lambda p: Expect(error=("invalid config", f"config['{p.secret}']")),
         ),
         Case(
             "openhuman: both auth modes",
-            lambda b, _: only(
-                b, client_id=OPENHUMAN_CLIENT_ID, client_secret=OPENHUMAN_CLIENT_SECRET
-            ),
+            lambda b, _: only(b, **OPENHUMAN_OAUTH),
             lambda p: Expect(error=("set either api_key or client_id", "not both")),
-            lambda p: p.tap == "tap-openhuman",
+            lambda p: p.script == "tap-openhuman",
         ),
         Case(
             "openhuman: neither auth mode",
             lambda b, _: Inputs(without(b.config, "api_key")),
             lambda p: Expect(error=("set api_key, or client_id + client_secret + refresh_token",)),
-            lambda p: p.tap == "tap-openhuman",
+            lambda p: p.script == "tap-openhuman",
         ),
         Case(
             "openhuman: OAuth incomplete",
-            lambda b, _: Inputs(
-                {**without(b.config, "api_key"), "client_id": OPENHUMAN_CLIENT_ID}
-                | {"client_secret": OPENHUMAN_CLIENT_SECRET}
-            ),
+            lambda b, _: Inputs({**without(b.config, "api_key"), **OPENHUMAN_OAUTH}),
             lambda p: Expect(error=("OAuth needs", "missing refresh_token")),
-            lambda p: p.tap == "tap-openhuman",
+            lambda p: p.script == "tap-openhuman",
         ),
         Case(
             "unknown settings",
             lambda b, _: only(b, pagesize=10, api_tokn="x"),
             lambda p: Expect(
                 warning=("unknown settings", "api_tokn", "pagesize"),
-                records={p.stream: "all"},
+                records={p.bad_input.stream: "all"},
             ),
         ),
         Case(
             "start_date malformed",
             lambda b, _: only(b, start_date="2024-31-01"),
             lambda p: Expect(error=("start_date '2024-31-01' is not an ISO-8601 date",)),
-            lambda p: p.tap in INCREMENTAL,
+            lambda p: p.incremental,
         ),
         Case(
             "start_date in the future",
             lambda b, _: only(b, start_date="2999-01-01"),
             lambda p: Expect(warning=("start_date 2999-01-01 is in the future",), records={}),
-            lambda p: p.tap in INCREMENTAL,
+            lambda p: p.incremental,
         ),
         Case(
             "api_url malformed",
@@ -413,7 +297,7 @@ def config_cases() -> list[Case]:
 
 def file_cases() -> list[Case]:
     def unknown(b: Bench, selected: bool) -> dict:
-        entry = copy.deepcopy(b.entry(b.profile.stream))
+        entry = copy.deepcopy(b.entry(b.spec.bad_input.stream))
         entry["tap_stream_id"] = entry["stream"] = "no_such_stream"
         for meta in entry["metadata"]:
             if meta["breadcrumb"] == []:
@@ -439,68 +323,77 @@ def file_cases() -> list[Case]:
         Case(
             "catalog selects an unknown stream",
             lambda b, _: Inputs(
-                b.config, b.select(b.profile.stream, extra=[unknown(b, selected=True)])
+                b.config, b.select(b.spec.bad_input.stream, extra=[unknown(b, selected=True)])
             ),
-            lambda p: Expect(error=("catalog selects", "no_such_stream", p.tap)),
+            lambda p: Expect(error=("catalog selects", "no_such_stream", p.script)),
         ),
         Case(
             "catalog lists an unknown stream, unselected",
             lambda b, _: Inputs(
-                b.config, b.select(b.profile.stream, extra=[unknown(b, selected=False)])
+                b.config, b.select(b.spec.bad_input.stream, extra=[unknown(b, selected=False)])
             ),
             lambda p: Expect(
-                warning=("catalog", "no_such_stream", "ignored"), records={p.stream: "all"}
+                warning=("catalog", "no_such_stream", "ignored"),
+                records={p.bad_input.stream: "all"},
             ),
         ),
         Case(
             "catalog selects a child, not its parent",
-            lambda b, _: Inputs(b.config, b.select(b.profile.family[1])),  # type: ignore[index]
-            lambda p: Expect(records={p.family[1]: "all", p.family[0]: "none"}),  # type: ignore[index]
-            lambda p: p.family is not None,
+            lambda b, _: Inputs(b.config, b.select(b.spec.bad_input.family[1])),  # type: ignore[index]
+            lambda p: Expect(records={p.bad_input.family[1]: "all", p.bad_input.family[0]: "none"}),  # type: ignore[index]
+            lambda p: p.bad_input.family is not None,
         ),
         Case(
             "state malformed JSON",
-            lambda b, _: Inputs(b.config, b.select(b.profile.stream), state='{"bookmarks": '),
+            lambda b, _: Inputs(
+                b.config, b.select(b.spec.bad_input.stream), state='{"bookmarks": '
+            ),
             lambda p: Expect(error=("state file", "state.json", "is not valid JSON")),
         ),
         Case(
             "state file missing",
-            lambda b, path: Inputs(b.config, b.select(b.profile.stream), state=path / "none"),
+            lambda b, path: Inputs(
+                b.config, b.select(b.spec.bad_input.stream), state=path / "none"
+            ),
             lambda p: Expect(error=("--state", "none.json", "No such file"), code=2),
         ),
         Case(
             "state not a state",
-            lambda b, _: Inputs(b.config, b.select(b.profile.stream), state='["bookmarks"]'),
+            lambda b, _: Inputs(b.config, b.select(b.spec.bad_input.stream), state='["bookmarks"]'),
             lambda p: Expect(error=("state file", "state.json", "JSON object")),
         ),
         Case(
             "state of a stream that no longer exists",
             lambda b, _: Inputs(
                 b.config,
-                b.select(b.profile.stream),
+                b.select(b.spec.bad_input.stream),
                 state={"bookmarks": {"retired_stream": {"replication_key_value": FUTURE}}},
             ),
             lambda p: Expect(
-                warning=("state", "retired_stream", "ignored"), records={p.stream: "all"}
+                warning=("state", "retired_stream", "ignored"), records={p.bad_input.stream: "all"}
             ),
         ),
         Case(
             "state bookmark in the future",
             lambda b, _: Inputs(
-                b.config, b.select(b.profile.stream), state=state_for(b, b.profile.stream, FUTURE)
+                b.config,
+                b.select(b.spec.bad_input.stream),
+                state=state_for(b, b.spec.bad_input.stream, FUTURE),
             ),
-            lambda p: Expect(warning=(p.stream, "in the future"), records={p.stream: "none"}),
-            lambda p: p.tap in INCREMENTAL,
+            lambda p: Expect(
+                warning=(p.bad_input.stream, "in the future"), records={p.bad_input.stream: "none"}
+            ),
+            lambda p: p.incremental,
         ),
         Case(
             "state bookmark malformed",
             lambda b, _: Inputs(
                 b.config,
-                b.select(b.profile.stream),
-                state=state_for(b, b.profile.stream, "last tuesday"),
+                b.select(b.spec.bad_input.stream),
+                state=state_for(b, b.spec.bad_input.stream, "last tuesday"),
             ),
-            lambda p: Expect(error=(p.stream, "bookmark", "'last tuesday'")),
-            lambda p: p.tap in INCREMENTAL,
+            lambda p: Expect(error=(p.bad_input.stream, "bookmark", "'last tuesday'")),
+            lambda p: p.incremental,
         ),
     ]
 
@@ -511,7 +404,11 @@ def api_cases() -> list[Case]:
             "API: non-JSON 200",
             lambda b, _: fault_200(b, "<html><body>Maintenance</body></html>", "text/html"),
             lambda p: Expect(
-                error=(f"{p.stream}: GET {p.path}", "200", "not valid JSON (text/html)")
+                error=(
+                    f"{p.bad_input.stream}: GET {p.bad_input.path}",
+                    "200",
+                    "not valid JSON (text/html)",
+                )
             ),
         ),
         Case(
@@ -519,8 +416,12 @@ def api_cases() -> list[Case]:
             lambda b, _: fault_200(b, {"total": 3, "results": []}),
             lambda p: Expect(
                 error=(
-                    f"{p.stream}: GET {p.path} returned 200 without "
-                    + (f"a '{p.records_key}' list" if p.records_key else "a JSON list"),
+                    f"{p.bad_input.stream}: GET {p.bad_input.path} returned 200 without "
+                    + (
+                        f"a '{p.bad_input.records_key}' list"
+                        if p.bad_input.records_key
+                        else "a JSON list"
+                    ),
                 )
             ),
         ),
@@ -532,10 +433,10 @@ CASES = config_cases() + file_cases() + api_cases()
 
 def case_params() -> list:
     return [
-        pytest.param(tap, case, id=f"{tap}: {case.label(profile)}")
-        for tap, profile in PROFILES.items()
+        pytest.param(tap, case, id=f"{tap}: {case.label(spec)}")
+        for tap, spec in SCRIPTS.items()
         for case in CASES
-        if case.applies(profile)
+        if case.applies(spec)
     ]
 
 
@@ -598,10 +499,10 @@ def judge(b: Bench, run: CliRun, expect: Expect) -> None:
 @pytest.mark.parametrize(("tap", "case"), case_params())
 def test_bad_input(tap, case, benches, tmp_path):
     bench = benches(tap)
-    with trial(tap, "bad inputs", case.label(bench.profile)):
+    with trial(tap, "bad inputs", case.label(bench.spec)):
         inputs = case.inputs(bench, tmp_path)
         run = run_case(bench, inputs, tmp_path)
-        judge(bench, run, case.expect(bench.profile))
+        judge(bench, run, case.expect(bench.spec))
 
 
 def comparable(run: CliRun) -> list:
@@ -615,8 +516,9 @@ def comparable(run: CliRun) -> list:
 
 def test_the_fork_server_runs_as_the_console_script_does(tmp_path, fork_server):
     """Same exit code, messages and error line through the console script and the server."""
-    with HumaansEmulator(seed=5, size=4) as emulator:
-        config = {"api_token": FULL_TOKEN, "api_url": emulator.url, **FAST}
+    humaans = TAPS["humaans"]
+    with humaans.emulator("inputs", size=4) as emulator:
+        config = humaans.config(emulator, "inputs")
         for variant in (config, {**config, "page_size": "x"}):
             direct = run_cli("tap-humaans", tmp_path, config=variant)
             forked = fork_server("tap-humaans").run(tmp_path, config=variant)

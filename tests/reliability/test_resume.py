@@ -51,82 +51,20 @@ from pathlib import Path
 
 import pytest
 
-from human_sandbox.huma import CLIENT_ID as HUMA_CLIENT_ID
-from human_sandbox.huma import CLIENT_SECRET as HUMA_CLIENT_SECRET
-from human_sandbox.huma import HumaEmulator
-from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
-from human_sandbox.humanapi import APP_KEY, HumanApiEmulator
-from human_sandbox.humanapi import CLIENT_ID as HUMANAPI_CLIENT_ID
-from human_sandbox.humanapi import CLIENT_SECRET as HUMANAPI_CLIENT_SECRET
-from human_sandbox.humanos import API_KEY as HUMANOS_KEY
-from human_sandbox.humanos import SIGNATURE_SECRET, HumanosEmulator
-from human_sandbox.openhuman import API_KEY as OPENHUMAN_KEY
-from human_sandbox.openhuman import OpenHumanEmulator
 from taps_shared.dates import parse_datetime
 from tests.reliability.trials import trial
 from tests.support.forkserver import ForkServer
+from tests.support.registry import TAPS, USES, TapSpec
 
 KILLS = 20
 #: SIGTERM chains are shorter: the resume logic is the SIGKILL chain's; what they add is
 #: the exit itself, and that does not vary along a sync.
 TERMS = 3
-PAGE_SIZE = 5  # small pages: many STATEs and page boundaries in a small dataset
-FAST = {"requests_per_second": 0, "max_retries": 1, "page_size": PAGE_SIZE}
+#: Pages of the `resume` use of tests/support/registry.py: many STATEs and page boundaries
+#: in a small dataset.
+PAGE_SIZE = USES["resume"].settings["page_size"]
 SECONDS_TO_STOP = 10  # a SIGTERM must end the run well within this
 PIPE_SIZE = 4096  # bytes the tap can write ahead of the test's reading (the Linux minimum)
-
-
-@dataclass(frozen=True)
-class Setup:
-    """How to run one tap against its emulator for the chains."""
-
-    emulator: t.Callable[[], t.Any]
-    config: t.Callable[[t.Any], dict]
-
-
-SETUPS: dict[str, Setup] = {
-    "tap-humaans": Setup(
-        lambda: HumaansEmulator(seed=3, size=12),
-        lambda e: {"api_token": FULL_TOKEN, "api_url": e.url, **FAST},
-    ),
-    "tap-humanos": Setup(
-        lambda: HumanosEmulator(seed=3, size=20),
-        lambda e: {
-            "api_key": HUMANOS_KEY,
-            "signature_secret": SIGNATURE_SECRET,
-            "api_url": e.url,
-            **FAST,
-        },
-    ),
-    "tap-openhuman": Setup(
-        lambda: OpenHumanEmulator(seed=3, size=5),
-        lambda e: {"api_key": OPENHUMAN_KEY, "api_url": e.api_url, "auth_url": e.auth_url, **FAST},
-    ),
-    "tap-humanapi": Setup(
-        lambda: HumanApiEmulator(seed=3, size=3),
-        lambda e: {
-            "client_id": HUMANAPI_CLIENT_ID,
-            "client_secret": HUMANAPI_CLIENT_SECRET,
-            "app_key": APP_KEY,
-            "api_url": e.api_url,
-            "auth_url": e.auth_url,
-            **FAST,
-        },
-    ),
-    "tap-huma": Setup(
-        lambda: HumaEmulator(seed=3, size=6),
-        lambda e: {
-            "client_id": HUMA_CLIENT_ID,
-            "client_secret": HUMA_CLIENT_SECRET,
-            "api_url": e.url,
-            "holiday_countries": ["NO"],
-            "holiday_start_date": "2024-01-01",
-            "holiday_end_date": "2024-12-31",
-            **{**FAST, "page_size": None},
-        },
-    ),
-}
-INCREMENTAL_TAPS = ["tap-humaans", "tap-humanos", "tap-openhuman", "tap-humanapi"]
 
 
 # -- the tap under test ----------------------------------------------------------------
@@ -136,7 +74,7 @@ INCREMENTAL_TAPS = ["tap-humaans", "tap-humanos", "tap-openhuman", "tap-humanapi
 class Subject:
     """One tap, its emulator and fork server, its catalog and its clean run."""
 
-    tap: str
+    spec: TapSpec
     server: ForkServer
     workdir: Path
     config_path: Path
@@ -146,6 +84,10 @@ class Subject:
     clean: dict[tuple, dict] = field(default_factory=dict)
     #: record key → bytes the clean run wrote after that record
     tail_bytes: dict[tuple, int] = field(default_factory=dict)
+
+    @property
+    def tap(self) -> str:
+        return self.spec.script
 
     def argv(self, state: dict | None, run: int) -> list[str]:
         args = ["--config", str(self.config_path), "--catalog", str(self.catalog_path)]
@@ -161,15 +103,17 @@ class Subject:
         return (stream, *(message["record"].get(k) for k in keys))
 
 
-@pytest.fixture(scope="module", params=list(SETUPS))
+@pytest.fixture(
+    scope="module", params=list(TAPS.values()), ids=[spec.script for spec in TAPS.values()]
+)
 def subject(request, tmp_path_factory, fork_server) -> t.Iterator[Subject]:
     """Per tap, for the whole series: one emulator, one fork server, one clean run."""
-    tap = request.param
-    setup = SETUPS[tap]
+    spec = request.param
+    tap = spec.script
     workdir = tmp_path_factory.mktemp(tap)
     server = fork_server(tap)
-    with setup.emulator() as emulator:
-        config = {k: v for k, v in setup.config(emulator).items() if v is not None}
+    with spec.emulator("resume") as emulator:
+        config = spec.config(emulator, "resume")
         config_path = workdir / "config.json"
         config_path.write_text(json.dumps(config))
         discovered = server.run(workdir, "--discover", config=config)
@@ -190,7 +134,7 @@ def subject(request, tmp_path_factory, fork_server) -> t.Iterator[Subject]:
                 )
         catalog_path = workdir / "catalog.json"
         catalog_path.write_text(json.dumps(catalog))
-        found = Subject(tap, server, workdir, config_path, catalog_path, streams)
+        found = Subject(spec, server, workdir, config_path, catalog_path, streams)
         clean = server.run(workdir, "--config", str(config_path), "--catalog", str(catalog_path))
         assert clean.returncode == 0, clean.stderr
         found.clean = {found.key(m): m["record"] for m in clean.messages if m["type"] == "RECORD"}
@@ -475,7 +419,7 @@ def each_kill_point(tap: str, checks: list[tuple[str, t.Callable[[], t.Any]]]) -
 
 
 def test_sigkill_at_20_points_loses_nothing_and_repeats_little(subject):
-    if subject.tap not in INCREMENTAL_TAPS:
+    if not subject.spec.incremental:
         pytest.skip(f"{subject.tap} has no incremental stream: a killed run restarts whole")
     # At least one in every incremental stream that can take one (with data: a few of
     # tap-humanapi's medical streams have none for this small set of users; not in the
@@ -501,7 +445,7 @@ def test_sigterm_stops_cleanly_and_resumes_the_same(subject):
 
     def check(index: int) -> collections.Counter:
         check_clean_stop(runs[index], "SIGTERM")
-        if subject.tap not in INCREMENTAL_TAPS:
+        if not subject.spec.incremental:
             return collections.Counter()  # full table: the next run re-reads it whole
         # The last STATE covers every record written: only the bookmark's ties (and a
         # record caught between its RECORD and its bookmark) come again.
@@ -518,11 +462,12 @@ def test_sigterm_stops_cleanly_and_resumes_the_same(subject):
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_stop_signal_in_a_long_retry_wait_ends_the_run_at_once(signum, fork_server, tmp_path):
     """Mid-run, waiting 60 s as a 503's Retry-After asks: the signal must not wait it out."""
-    with HumaansEmulator(seed=3, size=6) as emulator:
+    humaans = TAPS["humaans"]
+    with humaans.emulator("resume", size=6) as emulator:
         emulator.server.faults.add(
             "status", status=503, headers={"Retry-After": "60"}, path="/api/people", times=-1
         )
-        config = {"api_token": FULL_TOKEN, "api_url": emulator.url, **FAST, "max_retries": 3}
+        config = humaans.config(emulator, "resume", max_retries=3)
         (tmp_path / "config.json").write_text(json.dumps(config))
         child = fork_server("tap-humaans").spawn(
             ["--config", str(tmp_path / "config.json")], cwd=tmp_path

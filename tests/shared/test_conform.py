@@ -9,13 +9,14 @@ import typing as t
 import pytest
 from singer_sdk.streams.core import Stream
 
-from human_sandbox.humaans import HumaansEmulator
 from tap_humaans.tap import TapHumaans
 from taps_shared.conform import compile_conformer
 from taps_shared.errors import ResponseError, SchemaDriftError
 from taps_shared.rest import HumanRESTStream
 from tests.support.helpers import select_only, sync
-from tests.support.registry import TAPS, _humaans_config
+from tests.support.registry import TAPS
+
+HUMAANS = TAPS["humaans"]
 
 
 def sdk_path(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,10 +48,10 @@ def deselect(catalog: dict, stream: str, *properties: str) -> dict:
     return catalog
 
 
-@pytest.mark.parametrize("case", TAPS, ids=lambda case: case.name)
+@pytest.mark.parametrize("case", TAPS.values(), ids=lambda case: case.name)
 def test_every_tap_emits_what_the_sdk_path_emits(case, monkeypatch):
-    with case.emulator() as emulator:
-        config = case.config(emulator, max_parallel_requests=1)
+    with case.emulator("engine") as emulator:
+        config = case.config(emulator, "engine", max_parallel_requests=1)
         catalog = case.tap_class(config=config, validate_config=False).catalog_dict
         for entry in catalog["streams"]:
             entry["metadata"][0]["metadata"]["selected"] = True
@@ -66,10 +67,10 @@ def test_every_tap_emits_what_the_sdk_path_emits(case, monkeypatch):
     assert records_and_states(ours) == records_and_states(theirs)
 
 
-def drifted_humaans() -> HumaansEmulator:
+def drifted_humaans() -> t.Any:
     """Humaans people with undeclared fields (top level and nested), booleans sent as
     numbers and strings, and a value of the wrong type: before the first request."""
-    emulator = HumaansEmulator(seed=7, size=30, people_only=True)
+    emulator = HUMAANS.emulator("engine", people_only=True)
     people = emulator.data["people"]
     people[1]["legacyGrade"] = "B2"
     people[2]["isVerified"] = 1
@@ -82,7 +83,7 @@ def drifted_humaans() -> HumaansEmulator:
 
 def test_drift_and_deselected_fields_are_conformed_as_the_sdk_does(monkeypatch):
     with drifted_humaans() as emulator:
-        config = _humaans_config(emulator, max_parallel_requests=1)
+        config = HUMAANS.config(emulator, "engine", max_parallel_requests=1)
         catalog = select_only(TapHumaans, config, {"people"})
         deselect(catalog, "people", "lastName", "teams")
         ours = sync(TapHumaans, config, catalog=catalog)
@@ -104,7 +105,7 @@ def test_drift_and_deselected_fields_are_conformed_as_the_sdk_does(monkeypatch):
 
 def test_drift_is_reported_once_per_stream_at_the_end(caplog):
     with drifted_humaans() as emulator, caplog.at_level(logging.WARNING):
-        config = _humaans_config(emulator)
+        config = HUMAANS.config(emulator, "engine")
         sync(TapHumaans, config, catalog=select_only(TapHumaans, config, {"people"}))
     drift = [r.getMessage() for r in caplog.records if "schema drift" in r.getMessage()]
     assert drift == [
@@ -126,7 +127,7 @@ def test_on_schema_drift_fail_stops_at_the_first_drifting_record():
     with drifted_humaans() as emulator:
         people = emulator.data["people"]
         first = min(what, key=lambda i: (people[i]["updatedAt"], people[i]["id"]))
-        config = _humaans_config(emulator, on_schema_drift="fail")
+        config = HUMAANS.config(emulator, "engine", on_schema_drift="fail")
         with pytest.raises(SchemaDriftError) as info:
             sync(TapHumaans, config, catalog=select_only(TapHumaans, config, {"people"}))
     assert str(info.value) == f"Stream people: {what[first]} (on_schema_drift=fail)"

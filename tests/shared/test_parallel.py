@@ -13,16 +13,16 @@ from tap_humaans.tap import TapHumaans
 from taps_shared.parallel import in_order
 from tests.shared.test_conform import records_and_states
 from tests.support.helpers import select_only, sync
-from tests.support.registry import TAPS, _humaans_config
+from tests.support.registry import TAPS
 
 SERIAL = {"max_parallel_requests": 1, "max_parallel_users": 1}
 PARALLEL = {"max_parallel_requests": 4, "max_parallel_users": 8}
 
 
-@pytest.mark.parametrize("case", TAPS, ids=lambda case: case.name)
+@pytest.mark.parametrize("case", TAPS.values(), ids=lambda case: case.name)
 def test_parallel_and_serial_runs_emit_the_same_records_and_state(case):
-    with case.emulator() as emulator:
-        config = case.config(emulator, page_size=5 if case.name != "huma" else 10)
+    with case.emulator("engine") as emulator:
+        config = case.config(emulator, "engine", page_size=5 if case.name != "huma" else 10)
         if case.name != "humanapi":
             config.pop("max_parallel_users", None)
         serial = sync(case.tap_class, {**config, **_only(case, SERIAL)})
@@ -37,7 +37,7 @@ def _only(case, settings: dict) -> dict:
 
 
 def people_run(emulator: HumaansEmulator, **settings) -> tuple:
-    config = _humaans_config(emulator, page_size=5, **settings)
+    config = TAPS["humaans"].config(emulator, "engine", page_size=5, **settings)
     result = sync(TapHumaans, config, catalog=select_only(TapHumaans, config, {"people"}))
     return result, [r for r in emulator.server.requests if r.path == "/api/people"]
 
@@ -105,9 +105,9 @@ def test_in_order_keeps_at_most_workers_tasks_ahead_and_cancels_the_rest_on_clos
 
 
 def test_parallel_users_keep_each_users_records_and_state_as_a_serial_run_does():
-    case = next(case for case in TAPS if case.name == "humanapi")
-    with case.emulator() as emulator:
-        config = case.config(emulator, page_size=5, wellness_mode="per_user")
+    case = TAPS["humanapi"]
+    with case.emulator("engine") as emulator:
+        config = case.config(emulator, "engine", page_size=5, wellness_mode="per_user")
         serial = sync(case.tap_class, {**config, **SERIAL})
         parallel = sync(case.tap_class, {**config, **PARALLEL})
     assert sum(map(len, serial.records.values())) > 200

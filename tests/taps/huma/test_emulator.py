@@ -26,21 +26,12 @@ from human_sandbox.huma import (
     HumaEmulator,
     easter,
 )
-from tests.support.helpers import ROOT, emulator_process
+from tests.support.helpers import emulator_process
+from tests.support.registry import TAPS
 from tests.support.schema_check import DATE_TIME, UUID, schema_validator
 
-SCHEMA_DIR = ROOT / "tap-huma" / "tap_huma" / "schemas"
-STREAMS = (
-    "users",
-    "user_details",
-    "user_children",
-    "user_emergency_contacts",
-    "user_identifications",
-    "positions",
-    "groups",
-    "job_titles",
-    "holidays",
-)
+SCHEMA_DIR = TAPS["huma"].schema_dir
+STREAMS = TAPS["huma"].streams
 #: UserDetails arrays that are also streams of their own (each item + userId).
 NESTED_STREAMS = {
     "children": "user_children",

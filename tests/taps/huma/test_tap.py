@@ -7,57 +7,20 @@ import typing as t
 
 import pytest
 
-from human_sandbox.huma import CLIENT_ID, CLIENT_SECRET, HumaEmulator
-from tap_huma.streams import unwrap_fields
+from human_sandbox.huma import CLIENT_SECRET, HumaEmulator
 from tap_huma.tap import TapHuma
 from taps_shared.oauth import refresh_margin
 from tests.support.helpers import run_cli, sync
+from tests.support.registry import TAPS
+from tests.taps.huma.expected import expected_records
 
-WINDOW = {"holiday_start_date": "2024-01-01", "holiday_end_date": "2025-12-31"}
+HUMA = TAPS["huma"]
 LIMITS = {"users": 50, "groups": 25, "positions": 50}
-
-
-def config_for(emulator: HumaEmulator, **extra: t.Any) -> dict:
-    return {
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "api_url": emulator.url,
-        "holiday_countries": ["NO", "SE"],
-        "requests_per_second": 0,
-        "max_retries": 3,
-        **WINDOW,
-        **extra,
-    }
-
-
-def expected_records(emulator: HumaEmulator) -> dict[str, list[dict]]:
-    """What a full sync must emit, derived from the emulator's data."""
-    users = emulator.users
-    details = [unwrap_fields(emulator.details[u["id"]]) for u in users]
-
-    def nested(key: str) -> list[dict]:
-        return [{**item, "userId": d["id"]} for d in details for item in d.get(key) or []]
-
-    return {
-        "users": users,
-        "user_details": details,
-        "user_children": nested("children"),
-        "user_emergency_contacts": nested("emergencyContacts"),
-        "user_identifications": nested("identifications"),
-        "positions": [{**p, "userId": u["id"]} for u in users for p in emulator.positions[u["id"]]],
-        "groups": emulator.groups,
-        "job_titles": emulator.job_titles,
-        "holidays": [
-            {"countryCode": c, "date": d}
-            for c in ("NO", "SE")
-            for d in emulator.holidays(c, "2024-01-01", "2025-12-31")
-        ],
-    }
 
 
 @pytest.fixture
 def huma() -> t.Iterator[HumaEmulator]:
-    with HumaEmulator(seed=7, size=30) as emulator:
+    with HUMA.emulator() as emulator:
         yield emulator
 
 
@@ -66,7 +29,7 @@ def api_requests(emulator: HumaEmulator) -> list:
 
 
 def test_every_stream_emits_exactly_the_api_records(huma):
-    result = sync(TapHuma, config_for(huma))
+    result = sync(TapHuma, HUMA.config(huma))
     expected = expected_records(huma)
     assert result.records == expected
     assert all(expected[s] for s in expected)  # the dataset exercises every stream
@@ -76,14 +39,14 @@ def test_every_stream_emits_exactly_the_api_records(huma):
 
 @pytest.mark.parametrize("client_auth", ["form", "json", "basic"])
 def test_one_token_serves_the_whole_run_in_each_client_auth_style(huma, client_auth):
-    sync(TapHuma, config_for(huma, client_auth=client_auth))
+    sync(TapHuma, HUMA.config(huma, client_auth=client_auth))
     assert [(r["style"], r["ok"]) for r in huma.token_requests] == [(client_auth, True)]
     tokens = {r.headers["authorization"] for r in api_requests(huma)}
     assert len(tokens) == 1
 
 
 def test_no_page_exceeds_the_endpoint_maximum(huma):
-    sync(TapHuma, config_for(huma))
+    sync(TapHuma, HUMA.config(huma))
     for request in api_requests(huma):
         resource = "positions" if request.path.endswith("/positions") else request.path.strip("/")
         if resource in LIMITS:
@@ -94,7 +57,7 @@ def test_no_page_exceeds_the_endpoint_maximum(huma):
 def test_a_token_expiring_mid_sync_is_renewed_before_it_lapses():
     ttl = 1
     with HumaEmulator(seed=7, size=30, token_ttl=ttl, latency_ms=40) as emulator:
-        result = sync(TapHuma, config_for(emulator))
+        result = sync(TapHuma, HUMA.config(emulator))
         expected = expected_records(emulator)
     assert result.records == expected  # nothing lost, nothing duplicated
     assert all(r.status == 200 for r in emulator.server.requests)  # never a 401
@@ -108,7 +71,7 @@ def test_a_token_expiring_mid_sync_is_renewed_before_it_lapses():
 
 
 def test_a_401_triggers_exactly_one_refresh_and_retry(huma):
-    clean = sync(TapHuma, config_for(huma))
+    clean = sync(TapHuma, HUMA.config(huma))
     huma.token_requests.clear()
     huma.server.clear_requests()
     victim = f"/users/{huma.users[3]['id']}/positions"
@@ -119,14 +82,14 @@ def test_a_401_triggers_exactly_one_refresh_and_retry(huma):
         times=1,
         body={"error": "invalid_token", "error_description": "Access token expired"},
     )
-    again = sync(TapHuma, config_for(huma))
+    again = sync(TapHuma, HUMA.config(huma))
     assert again.records == clean.records
     assert len(huma.token_requests) == 2
     assert [r.status for r in huma.server.requests if r.path == victim] == [401, 200]
 
 
 def test_faults_leave_the_records_unchanged(huma):
-    clean = sync(TapHuma, config_for(huma))
+    clean = sync(TapHuma, HUMA.config(huma))
     huma.server.faults.add(
         "status", status=429, headers={"Retry-After": "1"}, path="/users", times=1
     )
@@ -134,12 +97,12 @@ def test_faults_leave_the_records_unchanged(huma):
     huma.server.faults.add("reset", path="/job-titles", times=1)
     huma.server.faults.add("status", status=500, path="/auth/oauth/token", times=1)
     huma.server.faults.add("truncate", path="/holidays/SE", times=1)
-    faulty = sync(TapHuma, config_for(huma))
+    faulty = sync(TapHuma, HUMA.config(huma))
     assert faulty.records == clean.records
 
 
 def test_inactive_users_can_be_left_out(huma):
-    result = sync(TapHuma, config_for(huma, include_inactive_users=False))
+    result = sync(TapHuma, HUMA.config(huma, include_inactive_users=False))
     assert [u["id"] for u in result.records["users"]] == [
         u["id"] for u in huma.users if u["status"]["active"]
     ]
@@ -147,7 +110,7 @@ def test_inactive_users_can_be_left_out(huma):
 
 
 def test_without_holiday_countries_the_holidays_stream_is_empty(huma):
-    config = config_for(huma)
+    config = HUMA.config(huma)
     config["holiday_countries"] = []
     result = sync(TapHuma, config)
     assert "holidays" not in result.records
@@ -157,7 +120,7 @@ def test_without_holiday_countries_the_holidays_stream_is_empty(huma):
 def test_wrong_client_secret_is_one_line_without_the_secret(tmp_path):
     wrong = "0f0f0f0f-dead-4bad-8bad-c0ffee000000"
     with HumaEmulator(seed=7, size=3, echo_secret_in_errors=True) as emulator:
-        config = {**config_for(emulator), "client_secret": wrong}
+        config = {**HUMA.config(emulator), "client_secret": wrong}
         run = run_cli("tap-huma", tmp_path, config=config, env={"LOGLEVEL": "DEBUG"})
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
@@ -183,7 +146,7 @@ def test_wrong_client_secret_is_one_line_without_the_secret(tmp_path):
     ],
 )
 def test_bad_settings_are_one_line(tmp_path, huma, override, message):
-    run = run_cli("tap-huma", tmp_path, config={**config_for(huma), **override})
+    run = run_cli("tap-huma", tmp_path, config={**HUMA.config(huma), **override})
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert len(run.error_lines) == 1
@@ -192,7 +155,7 @@ def test_bad_settings_are_one_line(tmp_path, huma, override, message):
 
 
 def test_request_count_is_one_per_user_for_details_and_positions(huma):
-    sync(TapHuma, config_for(huma))
+    sync(TapHuma, HUMA.config(huma))
     paths = [r.path for r in api_requests(huma)]
     assert sum(p.startswith("/users/") and p.count("/") == 2 for p in paths) == 30 + 1  # + /me
     positions_pages = sum(p.endswith("/positions") for p in paths)

@@ -6,22 +6,18 @@ import typing as t
 
 import pytest
 
-from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
+from human_sandbox.humaans import HumaansEmulator
+from tests.support.registry import TAPS
 
 
 @pytest.fixture
 def humaans() -> t.Iterator[HumaansEmulator]:
-    """A fresh Humaans emulator (seed 7, 40 people) per test."""
-    with HumaansEmulator(seed=7, size=40) as emulator:
+    """A fresh Humaans emulator (the registry's `tap` dataset) per test."""
+    with TAPS["humaans"].emulator() as emulator:
         yield emulator
 
 
 @pytest.fixture
 def humaans_config(humaans: HumaansEmulator) -> dict:
     """Config pointing tap-humaans at the per-test emulator, with fast retries."""
-    return {
-        "api_token": FULL_TOKEN,
-        "api_url": humaans.url,
-        "requests_per_second": 0,
-        "max_retries": 3,
-    }
+    return TAPS["humaans"].config(humaans)

@@ -28,10 +28,11 @@ from human_sandbox.humaans import (
     TEMPLATE_POOL,
     HumaansEmulator,
 )
-from tests.support.helpers import ROOT, emulator_process
+from tests.support.helpers import emulator_process
+from tests.support.registry import TAPS
 from tests.support.schema_check import schema_validator
 
-SCHEMA_DIR = ROOT / "tap-humaans" / "tap_humaans" / "schemas"
+SCHEMA_DIR = TAPS["humaans"].schema_dir
 NO_TIMESTAMPS = {"public_holidays", "public_holiday_calendars"}
 #: Small company-wide tables (one to five rows at any size).
 REFERENCE_STREAMS = {

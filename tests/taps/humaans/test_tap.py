@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
-from tap_humaans.streams import RESOURCES
 from tap_humaans.tap import TapHumaans
 from tests.support.helpers import SyncResult, parse_messages, select_only, sync
+from tests.support.registry import TAPS
 
-STREAMS = sorted(RESOURCES)
+STREAMS = list(TAPS["humaans"].streams)
 
 
 def api_path(stream: str) -> str:

@@ -34,10 +34,11 @@ from human_sandbox.humanapi import (
     WELLNESS_STREAMS,
     HumanApiEmulator,
 )
-from tests.support.helpers import ROOT, emulator_process
+from tests.support.helpers import emulator_process
+from tests.support.registry import TAPS
 from tests.support.schema_check import schema_validator
 
-SCHEMA_DIR = ROOT / "tap-humanapi" / "tap_humanapi" / "schemas"
+SCHEMA_DIR = TAPS["humanapi"].schema_dir
 TIMEOUT = 5
 #: Stream -> Data API list path (under /v1/human).
 PATH_OF = {stream: path for path, stream in DATA_PATHS.items()}

@@ -8,26 +8,15 @@ import typing as t
 
 import pytest
 
-from human_sandbox.humanapi import APP_KEY, CLIENT_ID, CLIENT_SECRET, HumanApiEmulator
+from human_sandbox.humanapi import CLIENT_ID, HumanApiEmulator
 from tap_humanapi.streams import MEDICAL, WELLNESS
 from tap_humanapi.tap import TapHumanApi
 from tests.support.helpers import run_cli, sync
+from tests.support.registry import TAPS
 
 MEDICAL_STREAMS = [f"medical_{kind}" for kind in MEDICAL]
 PER_USER = ["sources", *MEDICAL_STREAMS, *WELLNESS]
-
-
-def config_for(emulator: HumanApiEmulator, **extra: t.Any) -> dict:
-    return {
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "app_key": APP_KEY,
-        "api_url": emulator.api_url,
-        "auth_url": emulator.auth_url,
-        "requests_per_second": 0,
-        "max_retries": 3,
-        **extra,
-    }
+HUMANAPI = TAPS["humanapi"]
 
 
 def keyed(rows: list[dict]) -> dict:
@@ -47,14 +36,14 @@ def expected(emulator: HumanApiEmulator) -> dict[str, dict]:
 
 @pytest.fixture
 def humanapi() -> t.Iterator[HumanApiEmulator]:
-    with HumanApiEmulator(seed=7, size=6, no_source_users=1) as emulator:
+    with HUMANAPI.emulator(no_source_users=1) as emulator:
         yield emulator
 
 
 @pytest.mark.parametrize("mode", ["batch", "per_user"])
 def test_every_stream_emits_exactly_the_api_records(humanapi, mode, caplog):
     with caplog.at_level(logging.WARNING):
-        result = sync(TapHumanApi, config_for(humanapi, wellness_mode=mode))
+        result = sync(TapHumanApi, HUMANAPI.config(humanapi, wellness_mode=mode))
     assert {s: keyed(rows) for s, rows in result.records.items()} == expected(humanapi)
     skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Skipping user")]
     (gone,) = humanapi.no_sources
@@ -62,8 +51,8 @@ def test_every_stream_emits_exactly_the_api_records(humanapi, mode, caplog):
 
 
 def test_both_wellness_modes_emit_the_same_records(humanapi):
-    batch = sync(TapHumanApi, config_for(humanapi, wellness_mode="batch"))
-    per_user = sync(TapHumanApi, config_for(humanapi, wellness_mode="per_user"))
+    batch = sync(TapHumanApi, HUMANAPI.config(humanapi, wellness_mode="batch"))
+    per_user = sync(TapHumanApi, HUMANAPI.config(humanapi, wellness_mode="per_user"))
     for stream in WELLNESS:
         assert keyed(batch.records.get(stream, [])) == keyed(per_user.records.get(stream, []))
     for stream in ("activities", "heart_rate"):  # emitted oldest first: state only moves on
@@ -76,7 +65,7 @@ def test_both_wellness_modes_emit_the_same_records(humanapi):
 
 
 def test_each_user_is_read_with_its_own_token_only(humanapi):
-    sync(TapHumanApi, config_for(humanapi, wellness_mode="per_user"))
+    sync(TapHumanApi, HUMANAPI.config(humanapi, wellness_mode="per_user"))
     connected = {u["humanId"] for u in humanapi.users} - humanapi.no_sources
     profiles = collections.Counter(
         h for path, h in humanapi.data_reads if path.endswith("/profile")
@@ -88,10 +77,10 @@ def test_each_user_is_read_with_its_own_token_only(humanapi):
 
 
 def test_a_401_re_mints_that_users_token_once(humanapi):
-    clean = sync(TapHumanApi, config_for(humanapi))
+    clean = sync(TapHumanApi, HUMANAPI.config(humanapi))
     humanapi.token_requests.clear()
     humanapi.server.faults.add("status", status=401, path="/v1/human/medical/vitals", times=1)
-    again = sync(TapHumanApi, config_for(humanapi))
+    again = sync(TapHumanApi, HUMANAPI.config(humanapi))
     assert again.records == clean.records
     minted = [r for r in humanapi.token_requests if r["ok"]]
     connected = {u["humanId"] for u in humanapi.users} - humanapi.no_sources
@@ -100,7 +89,7 @@ def test_a_401_re_mints_that_users_token_once(humanapi):
 
 def test_tokens_expiring_mid_run_are_re_minted_before_they_lapse():
     with HumanApiEmulator(seed=7, size=4, token_ttl=1, latency_ms=70) as emulator:
-        result = sync(TapHumanApi, config_for(emulator, wellness_mode="per_user"))
+        result = sync(TapHumanApi, HUMANAPI.config(emulator, wellness_mode="per_user"))
         want = expected(emulator)
     assert {s: keyed(rows) for s, rows in result.records.items()} == want
     assert not any(r.status == 401 for r in emulator.server.requests)
@@ -109,11 +98,11 @@ def test_tokens_expiring_mid_run_are_re_minted_before_they_lapse():
 
 
 def test_second_run_returns_only_updated_records_per_user(humanapi):
-    first = sync(TapHumanApi, config_for(humanapi, wellness_mode="per_user"))
+    first = sync(TapHumanApi, HUMANAPI.config(humanapi, wellness_mode="per_user"))
     human = next(u["humanId"] for u in humanapi.users if u["humanId"] not in humanapi.no_sources)
     touched = set(humanapi.touch("activities", human, 2))
     second = sync(
-        TapHumanApi, config_for(humanapi, wellness_mode="per_user"), state=first.final_state
+        TapHumanApi, HUMANAPI.config(humanapi, wellness_mode="per_user"), state=first.final_state
     )
     activities = second.records.get("activities", [])
     assert touched <= {r["id"] for r in activities}
@@ -129,13 +118,13 @@ def test_second_run_returns_only_updated_records_per_user(humanapi):
 
 def test_client_user_ids_restrict_the_run(humanapi):
     one = humanapi.users[0]
-    result = sync(TapHumanApi, config_for(humanapi, client_user_ids=[one["externalId"]]))
+    result = sync(TapHumanApi, HUMANAPI.config(humanapi, client_user_ids=[one["externalId"]]))
     for stream, rows in result.records.items():
         assert {r["humanId"] for r in rows} == {one["humanId"]}, stream
 
 
 def test_faults_leave_the_records_unchanged(humanapi):
-    clean = sync(TapHumanApi, config_for(humanapi))
+    clean = sync(TapHumanApi, HUMANAPI.config(humanapi))
     humanapi.server.faults.add("status", status=503, path="/v1/human/sources", times=2)
     humanapi.server.faults.add(
         "status",
@@ -145,7 +134,7 @@ def test_faults_leave_the_records_unchanged(humanapi):
     )
     humanapi.server.faults.add("reset", path="/v1/connect/token", times=1)
     humanapi.server.faults.add("truncate", path="/v1/human/medical/allergies", times=1)
-    faulty = sync(TapHumanApi, config_for(humanapi))
+    faulty = sync(TapHumanApi, HUMANAPI.config(humanapi))
     assert faulty.records == clean.records
 
 
@@ -170,7 +159,7 @@ def test_wrong_credentials_are_one_line_without_secrets(
     run = run_cli(
         "tap-humanapi",
         tmp_path,
-        config={**config_for(humanapi), **override},
+        config={**HUMANAPI.config(humanapi), **override},
         env={"LOGLEVEL": "DEBUG"},
     )
     assert run.returncode == 1
@@ -184,9 +173,9 @@ def test_wrong_credentials_are_one_line_without_secrets(
 @pytest.mark.parametrize("mode", ["batch", "per_user"])
 def test_n_user_shards_together_emit_exactly_the_unsharded_records(mode):
     with HumanApiEmulator(seed=9, size=12, no_source_users=0) as emulator:
-        whole = sync(TapHumanApi, config_for(emulator, wellness_mode=mode))
+        whole = sync(TapHumanApi, HUMANAPI.config(emulator, wellness_mode=mode))
         shards = [
-            sync(TapHumanApi, config_for(emulator, wellness_mode=mode, user_shard=f"{i}/3"))
+            sync(TapHumanApi, HUMANAPI.config(emulator, wellness_mode=mode, user_shard=f"{i}/3"))
             for i in range(3)
         ]
     users = [{u["humanId"] for u in shard.records["users"]} for shard in shards]
@@ -197,7 +186,7 @@ def test_n_user_shards_together_emit_exactly_the_unsharded_records(mode):
 
 
 def test_a_user_shard_out_of_range_is_a_config_error(tmp_path, humanapi):
-    run = run_cli("tap-humanapi", tmp_path, config=config_for(humanapi, user_shard="3/3"))
+    run = run_cli("tap-humanapi", tmp_path, config=HUMANAPI.config(humanapi, user_shard="3/3"))
     assert run.returncode == 1
     assert run.error_lines[-1].endswith(
         "user_shard '3/3': the shard index must be below the shard count"

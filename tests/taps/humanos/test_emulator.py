@@ -31,11 +31,12 @@ from human_sandbox.humanos import (
     SIGNATURE_SECRET,
     HumanosEmulator,
 )
-from tests.support.helpers import ROOT, emulator_process
+from tests.support.helpers import emulator_process
+from tests.support.registry import TAPS
 from tests.support.schema_check import schema_validator
 
-SCHEMA_DIR = ROOT / "tap-humanos" / "tap_humanos" / "schemas"
-STREAMS = ("requests", "credentials", "resources", "resource_groups", "activity_events")
+SCHEMA_DIR = TAPS["humanos"].schema_dir
+STREAMS = TAPS["humanos"].streams
 #: Stream -> list path (credentials come from the request details).
 LISTS = {
     "requests": "/request",

@@ -6,28 +6,18 @@ import typing as t
 
 import pytest
 
-from human_sandbox.humanos import API_KEY, SIGNATURE_SECRET, HumanosEmulator
+from human_sandbox.humanos import API_KEY, HumanosEmulator
 from tap_humanos.tap import TapHumanos
 from tests.support.helpers import run_cli, sync
+from tests.support.registry import TAPS
 
-STREAMS = ["activity_events", "credentials", "requests", "resource_groups", "resources"]
-
-
-def config_for(emulator: HumanosEmulator, **extra: t.Any) -> dict:
-    return {
-        "api_key": API_KEY,
-        "signature_secret": SIGNATURE_SECRET,
-        "api_url": emulator.url,
-        "requests_per_second": 0,
-        "max_retries": 3,
-        "page_size": 10,
-        **extra,
-    }
+HUMANOS = TAPS["humanos"]
+STREAMS = list(HUMANOS.streams)
 
 
 @pytest.fixture
 def humanos() -> t.Iterator[HumanosEmulator]:
-    with HumanosEmulator(seed=7, size=40) as emulator:
+    with HUMANOS.emulator() as emulator:
         yield emulator
 
 
@@ -50,7 +40,7 @@ def by_id(rows: list[dict]) -> dict[str, dict]:
 
 
 def test_every_stream_emits_exactly_the_api_records(humanos):
-    result = sync(TapHumanos, config_for(humanos))
+    result = sync(TapHumanos, HUMANOS.config(humanos))
     want = expected(humanos)
     assert sorted(result.records) == STREAMS
     for stream in STREAMS:
@@ -63,22 +53,22 @@ def test_every_stream_emits_exactly_the_api_records(humanos):
 
 
 def test_v1_paths_are_selected_by_the_url_suffix(humanos):
-    result = sync(TapHumanos, config_for(humanos, api_url=humanos.url + "/v1"))
+    result = sync(TapHumanos, HUMANOS.config(humanos, api_url=humanos.url + "/v1"))
     assert len(result.records["requests"]) == len(humanos.requests)
     assert all(r.path.startswith("/v1/") for r in humanos.server.requests)
 
 
 def test_api_version_header_is_sent_when_configured(humanos):
-    sync(TapHumanos, config_for(humanos, api_version="2026-05-17"))
+    sync(TapHumanos, HUMANOS.config(humanos, api_version="2026-05-17"))
     assert {r.headers.get("api-version") for r in humanos.server.requests} == {"2026-05-17"}
 
 
 def test_second_run_returns_only_new_requests_and_events(humanos):
-    first = sync(TapHumanos, config_for(humanos))
+    first = sync(TapHumanos, HUMANOS.config(humanos))
     new_requests = set(humanos.add_requests(3))
     new_events = set(humanos.add_activity(4))
     humanos.server.clear_requests()
-    second = sync(TapHumanos, config_for(humanos), state=first.final_state)
+    second = sync(TapHumanos, HUMANOS.config(humanos), state=first.final_state)
 
     got = {r["id"] for r in second.records["requests"]}
     boundary = {r["id"] for r in humanos.requests if r["createdAt"] == first.bookmark("requests")}
@@ -102,7 +92,7 @@ def test_a_retry_after_a_long_wait_is_signed_again(humanos):
     humanos.server.faults.add(
         "status", status=429, headers={"Retry-After": "2"}, path="/resource/group", times=1
     )
-    result = sync(TapHumanos, config_for(humanos))
+    result = sync(TapHumanos, HUMANOS.config(humanos))
     assert len(result.records["resource_groups"]) == len(humanos.resource_groups)
     calls = [r for r in humanos.server.requests if r.path == "/resource/group"]
     assert [c.status for c in calls] == [429, 200]
@@ -112,12 +102,12 @@ def test_a_retry_after_a_long_wait_is_signed_again(humanos):
 
 
 def test_faults_leave_the_records_unchanged(humanos):
-    clean = sync(TapHumanos, config_for(humanos))
+    clean = sync(TapHumanos, HUMANOS.config(humanos))
     humanos.server.faults.add("status", status=503, path="/request", times=2)
     humanos.server.faults.add("reset", path="/resource", times=1)
     humanos.server.faults.add("status", status=429, headers={"Retry-After": "1"}, path="/activity")
     humanos.server.faults.add("truncate", path=f"/request/{humanos.requests[0]['id']}")
-    faulty = sync(TapHumanos, config_for(humanos))
+    faulty = sync(TapHumanos, HUMANOS.config(humanos))
     assert faulty.records == clean.records
     assert faulty.final_state == clean.final_state
 
@@ -127,7 +117,7 @@ def test_wrong_signature_secret_is_one_line_without_secrets(tmp_path, humanos):
     run = run_cli(
         "tap-humanos",
         tmp_path,
-        config=config_for(humanos, signature_secret=wrong),
+        config=HUMANOS.config(humanos, signature_secret=wrong),
         env={"LOGLEVEL": "DEBUG"},
     )
     assert run.returncode == 1
@@ -143,7 +133,9 @@ def test_wrong_signature_secret_is_one_line_without_secrets(tmp_path, humanos):
 
 
 def test_wrong_api_key_names_the_key(tmp_path, humanos):
-    run = run_cli("tap-humanos", tmp_path, config=config_for(humanos, api_key="hms_wrong_key_x"))
+    run = run_cli(
+        "tap-humanos", tmp_path, config=HUMANOS.config(humanos, api_key="hms_wrong_key_x")
+    )
     assert run.returncode == 1
     assert (
         "Humanos rejected the API key (401 Unauthorized: Invalid API key): check api_key"
@@ -153,7 +145,7 @@ def test_wrong_api_key_names_the_key(tmp_path, humanos):
 
 @pytest.mark.parametrize("size", [4, 101])
 def test_page_size_outside_the_api_range_is_a_config_error(tmp_path, humanos, size):
-    run = run_cli("tap-humanos", tmp_path, config=config_for(humanos, page_size=size))
+    run = run_cli("tap-humanos", tmp_path, config=HUMANOS.config(humanos, page_size=size))
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert "invalid config:" in run.error_lines[0]

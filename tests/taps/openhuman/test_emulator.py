@@ -30,11 +30,12 @@ from human_sandbox.openhuman import (
     REDIRECT_URI,
     OpenHumanEmulator,
 )
-from tests.support.helpers import ROOT, emulator_process
+from tests.support.helpers import emulator_process
+from tests.support.registry import TAPS
 from tests.support.schema_check import schema_validator
 
-SCHEMA_DIR = ROOT / "tap-openhuman" / "tap_openhuman" / "schemas"
-STREAMS = ("agents", "conversations", "messages", "memories", "runs", "usage")
+SCHEMA_DIR = TAPS["openhuman"].schema_dir
+STREAMS = TAPS["openhuman"].streams
 TIMEOUT = 5
 
 INVALID_API_KEY = {

@@ -19,25 +19,17 @@ from human_sandbox.openhuman import (
 from tap_openhuman.authorize import main as authorize
 from tap_openhuman.tap import TapOpenHuman
 from tests.support.helpers import run_cli, sync
+from tests.support.registry import TAPS
 
-STREAMS = ["agents", "conversations", "memories", "messages", "runs", "usage"]
-
-
-def key_config(emulator: OpenHumanEmulator, **extra: t.Any) -> dict:
-    return {
-        "api_key": API_KEY,
-        "api_url": emulator.api_url,
-        "auth_url": emulator.auth_url,
-        "start_date": "2024-01-01",
-        "requests_per_second": 0,
-        "max_retries": 3,
-        **extra,
-    }
+OPENHUMAN = TAPS["openhuman"]
+STREAMS = list(OPENHUMAN.streams)
 
 
 def oauth_config(emulator: OpenHumanEmulator, refresh_token: str | None, **extra: t.Any) -> dict:
-    config = {k: v for k, v in key_config(emulator, **extra).items() if k != "api_key"}
-    config |= {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    """The OAuth mode's config with the given refresh token (None: without one)."""
+    config = OPENHUMAN.config(emulator, auth="API key", **extra)
+    del config["api_key"]
+    config |= OPENHUMAN.auth["OAuth"].settings
     if refresh_token:
         config["refresh_token"] = refresh_token
     return config
@@ -49,12 +41,12 @@ def keyed(rows: list[dict]) -> dict:
 
 @pytest.fixture
 def openhuman() -> t.Iterator[OpenHumanEmulator]:
-    with OpenHumanEmulator(seed=7, size=12) as emulator:
+    with OPENHUMAN.emulator() as emulator:
         yield emulator
 
 
 def test_every_stream_emits_exactly_the_api_records(openhuman):
-    result = sync(TapOpenHuman, key_config(openhuman))
+    result = sync(TapOpenHuman, OPENHUMAN.config(openhuman))
     assert sorted(result.records) == STREAMS
     for stream in STREAMS:
         expected = openhuman.data[stream]
@@ -64,7 +56,7 @@ def test_every_stream_emits_exactly_the_api_records(openhuman):
 
 
 def test_oauth_mode_emits_the_same_records(openhuman, tmp_path):
-    by_key = sync(TapOpenHuman, key_config(openhuman))
+    by_key = sync(TapOpenHuman, OPENHUMAN.config(openhuman))
     token = openhuman.issue_refresh_token()
     config = oauth_config(openhuman, token, token_cache_path=str(tmp_path / "token.json"))
     by_oauth = sync(TapOpenHuman, config)
@@ -109,7 +101,7 @@ def test_an_access_token_expiring_mid_sync_is_refreshed_once():
 
 
 def test_a_401_mid_sync_refreshes_once_and_retries(openhuman, tmp_path):
-    clean = sync(TapOpenHuman, key_config(openhuman))
+    clean = sync(TapOpenHuman, OPENHUMAN.config(openhuman))
     token = openhuman.issue_refresh_token()
     openhuman.server.faults.add(
         "status",
@@ -127,10 +119,10 @@ def test_a_401_mid_sync_refreshes_once_and_retries(openhuman, tmp_path):
 
 
 def test_incremental_second_run(openhuman):
-    first = sync(TapOpenHuman, key_config(openhuman))
+    first = sync(TapOpenHuman, OPENHUMAN.config(openhuman))
     changed = set(openhuman.touch_agents(2)) | set(openhuman.add_agents(2))
     openhuman.server.clear_requests()
-    second = sync(TapOpenHuman, key_config(openhuman), state=first.final_state)
+    second = sync(TapOpenHuman, OPENHUMAN.config(openhuman), state=first.final_state)
     got = {a["id"] for a in second.records["agents"]}
     boundary = {
         a["id"] for a in openhuman.data["agents"] if a["updated_at"] == first.bookmark("agents")
@@ -142,7 +134,7 @@ def test_incremental_second_run(openhuman):
 
 def test_a_first_run_without_start_date_reads_everything_oldest_first(openhuman):
     # Unfiltered, the API lists newest first; the tap must still ask for ascending order.
-    config = {k: v for k, v in key_config(openhuman).items() if k != "start_date"}
+    config = {k: v for k, v in OPENHUMAN.config(openhuman).items() if k != "start_date"}
     result = sync(TapOpenHuman, config)
     for stream in ("agents", "conversations", "memories", "runs"):
         assert keyed(result.records[stream]) == keyed(openhuman.data[stream]), stream
@@ -154,7 +146,7 @@ def test_a_first_run_without_start_date_reads_everything_oldest_first(openhuman)
 def test_a_proposed_endpoint_the_account_lacks_is_skipped_with_one_warning(caplog):
     emulator = OpenHumanEmulator(seed=7, size=6, missing={"runs", "memories"})
     with emulator, caplog.at_level(logging.WARNING):
-        result = sync(TapOpenHuman, key_config(emulator))
+        result = sync(TapOpenHuman, OPENHUMAN.config(emulator))
     assert "runs" not in result.records and "memories" not in result.records
     assert result.records["agents"]
     skipped = sorted(
@@ -168,7 +160,7 @@ def test_a_proposed_endpoint_the_account_lacks_is_skipped_with_one_warning(caplo
 def test_rate_limit_headers_keep_the_sync_under_the_limit():
     emulator = OpenHumanEmulator(seed=7, size=4, rate_limit_per_min=8, rate_window_s=1.5)
     with emulator:
-        result = sync(TapOpenHuman, key_config(emulator))
+        result = sync(TapOpenHuman, OPENHUMAN.config(emulator))
         calls = [r for r in emulator.server.requests if r.path.startswith("/v1/")]
     assert emulator.rate_limited == 0  # never a 429
     assert len(calls) > 2 * 8  # the sync needed more than two windows
@@ -176,18 +168,18 @@ def test_rate_limit_headers_keep_the_sync_under_the_limit():
 
 
 def test_faults_leave_the_records_unchanged(openhuman):
-    clean = sync(TapOpenHuman, key_config(openhuman))
+    clean = sync(TapOpenHuman, OPENHUMAN.config(openhuman))
     openhuman.server.faults.add("status", status=500, path="/v1/agents", times=2)
     openhuman.server.faults.add("status", status=429, headers={"Retry-After": "1"}, path="/v1/runs")
     openhuman.server.faults.add("reset", path="/v1/memories", times=1)
-    faulty = sync(TapOpenHuman, key_config(openhuman))
+    faulty = sync(TapOpenHuman, OPENHUMAN.config(openhuman))
     assert faulty.records == clean.records
     assert faulty.final_state == clean.final_state
 
 
 def test_a_bad_key_is_one_line_without_the_key(tmp_path, openhuman):
     wrong = "sk_wrong_canary_0011"
-    run = run_cli("tap-openhuman", tmp_path, config=key_config(openhuman, api_key=wrong))
+    run = run_cli("tap-openhuman", tmp_path, config=OPENHUMAN.config(openhuman, api_key=wrong))
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert len(run.error_lines) == 1
