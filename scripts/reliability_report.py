@@ -1,9 +1,9 @@
 """The reliability report (issue 8): what the reliability suite tried per tap, and what held.
 
-`make reliability` runs tests/test_reliability_*.py with RELIABILITY_LOG naming a file that
-`tests/reliability.trial` appends one JSON line to per trial; this script turns that log into
-markdown tables (one per tap, then the fault matrix, then one row per hostile-server case),
-prints them and writes them to tests/RELIABILITY.md.
+`make reliability` runs tests/reliability/test_*.py with RELIABILITY_LOG naming a file
+that `tests.reliability.trials.trial` appends one JSON line to per trial; this script turns
+that log into markdown tables (one per tap, then the fault matrix, then one row per
+hostile-server case), prints them and writes them to tests/RELIABILITY.md.
 
 `--scan-logs DIR` instead scans the Meltano logs of `make demo` (output/logs) for secrets:
 the sensitive settings of meltano.yml in any encoding, and unmasked credential shapes.
@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.reliability import CATEGORIES, HOSTILE  # noqa: E402
-from tests.secret_scan import meltano_secrets, scan_logs  # noqa: E402
+from tests.reliability.trials import CATEGORIES, HOSTILE  # noqa: E402
+from tests.support.secret_scan import meltano_secrets, scan_logs  # noqa: E402
 
 TAPS = ("humaans", "huma", "humanos", "openhuman", "humanapi")
 
@@ -94,21 +94,21 @@ def render(trials: list[dict]) -> str:
     out = [
         "# Reliability report",
         "",
-        "Made by `make reliability` from tests/test_reliability_*.py (issue 8). Each cell is",
+        "Made by `make reliability` from tests/reliability/test_*.py (issue 8). Each cell is",
         "*tried / held*; `-` means that suite did not run. A fault counts once per time it",
         "actually fired (a fault armed on every endpoint of a sync counts once per endpoint).",
         "",
-        "- **faults** (tests/test_reliability_faults.py): per tap and fault kind, one sync with",
+        "- **faults** (tests/reliability/test_faults.py): per tap and fault kind, one sync with",
         "  the fault armed on every endpoint the clean sync called (each stream's own, the",
         "  token endpoint, the connection check), firing on that endpoint's middle request;",
         "  records and final state must equal the clean run's. A burst longer than the retry",
         "  budget must end the CLI run in one line naming stream and status, its last STATE",
         "  resuming to the full dataset; a token endpoint down mid-sync must name the stream.",
-        "- **secret scans** (tests/test_reliability_secrets.py): one CLI run per tap and auth",
+        "- **secret scans** (tests/reliability/test_secrets.py): one CLI run per tap and auth",
         "  mode at DEBUG through every fault kind and a final burst, against an emulator that",
         "  echoes the credentials it received; no configured secret, minted token, signature",
         "  or Authorization value may appear in stdout or stderr.",
-        "- **hostile servers** (tests/test_reliability_hostile.py): one row per case, below.",
+        "- **hostile servers** (tests/reliability/test_hostile*.py): one row per case, below.",
         "",
     ]
     for tap in taps:

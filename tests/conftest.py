@@ -1,4 +1,4 @@
-"""Shared fixtures: loopback emulators on free ports, torn down after each test."""
+"""Fixtures for the whole suite; the ones for a part of it live in that part's conftest."""
 
 from __future__ import annotations
 
@@ -6,26 +6,7 @@ import typing as t
 
 import pytest
 
-from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
-from tests.forkserver import ForkServer
-
-
-@pytest.fixture
-def humaans() -> t.Iterator[HumaansEmulator]:
-    """A fresh Humaans emulator (seed 7, 40 people) per test."""
-    with HumaansEmulator(seed=7, size=40) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def humaans_config(humaans: HumaansEmulator) -> dict:
-    """Config pointing tap-humaans at the per-test emulator, with fast retries."""
-    return {
-        "api_token": FULL_TOKEN,
-        "api_url": humaans.url,
-        "requests_per_second": 0,
-        "max_retries": 3,
-    }
+from tests.support.forkserver import ForkServer
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ of a shape seen before, nearly all of them, cost one dictionary lookup plus the 
 plan really needs: often none, and the record passes through untouched.
 
 The output is what the SDK's selection pass plus its recursive conformance would emit for
-JSON-decoded data (`tests/test_shared_conform.py` compares them): deselected and undeclared
+JSON-decoded data (`tests/shared/test_conform.py` compares them): deselected and undeclared
 properties are dropped (undeclared ones are kept where the schema has
 `additionalProperties`), and an exclusively boolean property becomes `value != 0`. On top,
 it reports schema drift, which the SDK does not: undeclared fields (counted per stream) and

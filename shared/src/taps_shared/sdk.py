@@ -1,6 +1,6 @@
 """Every private name of the Singer SDK (0.54.x) that the engine relies on, in one module.
 
-The SDK has no public hook for these; each is pinned by `tests/test_sdk_internals.py`, so
+The SDK has no public hook for these; each is pinned by `tests/shared/test_sdk_internals.py`, so
 an SDK upgrade that changes one fails there, by name, instead of quietly changing what
 the taps emit. The rest of `taps_shared` uses only the public names defined here.
 """

@@ -1,0 +1,667 @@
+"""The Humaans emulator must enforce the API contract the tap is tested against.
+
+If the emulator were lax (accepting a too-large $limit, ignoring scopes, serving records
+that do not match the schemas), tap tests would pass against it and fail against the real
+API, so these tests pin its behaviour down.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+import requests
+from jsonschema import Draft7Validator
+
+from human_sandbox import datagen as dg
+from human_sandbox.core import Request
+from human_sandbox.humaans import (
+    FULL_TOKEN,
+    NO_SENSITIVE_TOKEN,
+    RESOURCE_SCOPES,
+    STREAM_PATHS,
+    TEMPLATE_POOL,
+    HumaansEmulator,
+)
+from tests.support.helpers import emulator_process
+from tests.support.registry import TAPS
+from tests.support.schema_check import schema_validator
+
+SCHEMA_DIR = TAPS["humaans"].schema_dir
+NO_TIMESTAMPS = {"public_holidays", "public_holiday_calendars"}
+#: Small company-wide tables (one to five rows at any size).
+REFERENCE_STREAMS = {
+    "companies",
+    "locations",
+    "compensation_types",
+    "time_away_types",
+    "time_away_policies",
+    "custom_fields",
+    "document_types",
+    "working_patterns",
+    "public_holiday_calendars",
+}
+TIMEOUT = 5
+
+
+def load_schema(stream: str) -> dict[str, Any]:
+    return json.loads((SCHEMA_DIR / f"{stream}.json").read_text())
+
+
+def validator(stream: str) -> Draft7Validator:
+    return schema_validator(SCHEMA_DIR / f"{stream}.json")
+
+
+def nullable(prop: dict[str, Any]) -> bool:
+    kind = prop.get("type")
+    return isinstance(kind, list) and "null" in kind
+
+
+def auth(token: str = FULL_TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[HumaansEmulator]:
+    with HumaansEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def api(emu: HumaansEmulator) -> Iterator[requests.Session]:
+    """Authenticated session on the shared emulator; faults never leak between tests."""
+    session = requests.Session()
+    session.headers.update(auth())
+    yield session
+    session.close()
+    emu.server.faults.clear()
+
+
+def get(session: requests.Session, emu: HumaansEmulator, path: str, **params: Any) -> Any:
+    response = session.get(f"{emu.url}/{path}", params=params, timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+# -- schemas and data ---------------------------------------------------------------------
+
+
+def test_schema_files_cover_every_stream() -> None:
+    assert sorted(p.stem for p in SCHEMA_DIR.glob("*.json")) == sorted(STREAM_PATHS)
+    for stream in STREAM_PATHS:
+        schema = load_schema(stream)
+        Draft7Validator.check_schema(schema)
+        assert schema["type"] == "object"
+        assert schema["required"] == ["id"]
+        assert "additionalProperties" not in schema
+        props = schema["properties"]
+        assert props["id"]["type"] == "string"
+        has_ts = {"createdAt", "updatedAt"} <= props.keys()
+        assert has_ts == (stream not in NO_TIMESTAMPS), stream
+        for name in ("createdAt", "updatedAt"):
+            if name in props:
+                assert props[name]["format"] == "date-time"
+    assert load_schema("compensations")["properties"]["amount"]["type"] == "string"
+
+
+@pytest.mark.parametrize("stream", sorted(STREAM_PATHS))
+def test_every_record_matches_its_schema(emu: HumaansEmulator, stream: str) -> None:
+    check = validator(stream)
+    props = set(load_schema(stream)["properties"])
+    records = emu.data[STREAM_PATHS[stream]]
+    assert records, stream
+    for record in records:
+        errors = [e.message for e in check.iter_errors(record)]
+        assert not errors, (stream, record["id"], errors)
+        assert set(record) == props, (stream, set(record) ^ props)
+
+
+@pytest.mark.parametrize("stream", sorted(set(STREAM_PATHS) - REFERENCE_STREAMS))
+def test_nullable_fields_are_really_null_sometimes(emu: HumaansEmulator, stream: str) -> None:
+    """Every field is populated somewhere and every nullable one is null somewhere, so a
+    tap meets both cases (reference tables of a handful of rows are too small to vary).
+
+    createdAt/updatedAt are declared nullable (the schema convention for timestamps) but
+    the API always sets them, so they are exempt from the "sometimes null" half.
+    """
+    records = emu.data[STREAM_PATHS[stream]]
+    assert len(records) >= 10, stream
+    for name, prop in load_schema(stream)["properties"].items():
+        values = [r[name] for r in records]
+        assert any(v is not None for v in values), (stream, name, "never set")
+        if nullable(prop) and name not in ("createdAt", "updatedAt"):
+            assert any(v is None for v in values), (stream, name, "never null")
+
+
+def test_dataset_shape_and_timeline(emu: HumaansEmulator) -> None:
+    ids_ok = re.compile(r"[A-Za-z0-9]{24}")
+    anchor, end = "2023-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z"
+    all_updated: list[str] = []
+    for path, records in emu.data.items():
+        ids = [r["id"] for r in records]
+        assert len(ids) == len(set(ids)), path
+        if path == "public-holiday-calendars":
+            continue
+        assert all(ids_ok.fullmatch(i) for i in ids), path
+        for r in records:
+            if "updatedAt" in r:
+                assert anchor <= r["createdAt"] <= r["updatedAt"] < end, (path, r["id"])
+                all_updated.append(r["updatedAt"])
+    assert len(all_updated) > len(set(all_updated)), "expected duplicate updatedAt values"
+    people = {p["id"] for p in emu.data["people"]}
+    assert len(emu.data["people"]) == 40
+    for path in ("job-roles", "compensations", "time-away", "bank-accounts", "documents"):
+        assert {r["personId"] for r in emu.data[path]} <= people
+    assert len(emu.data["companies"]) == 1
+    assert 3 <= len(emu.data["locations"]) <= 5
+    assert {p["status"] for p in emu.data["people"]} == {"active", "offboarded", "newHire"}
+
+
+def test_cloned_people_beyond_the_template_pool_stay_valid() -> None:
+    size = TEMPLATE_POOL + 300
+    data = HumaansEmulator(size=size).data
+    people = data["people"]
+    assert len(people) == size
+    assert len({p["id"] for p in people}) == size
+    assert len({p["email"] for p in people}) == size
+    assert sum(p["role"] == "owner" for p in people) == 1
+    person_ids = {p["id"] for p in people}
+    for stream, path in STREAM_PATHS.items():
+        check = validator(stream)
+        records = data[path]
+        assert len({r["id"] for r in records}) == len(records), path
+        for record in records[::5]:
+            assert not list(check.iter_errors(record)), (stream, record["id"])
+            if "createdAt" in record:
+                assert record["createdAt"] <= record["updatedAt"]
+    for role in data["job-roles"]:
+        assert role["reportingTo"] is None or role["reportingTo"] in person_ids
+    assert {r["personId"] for r in data["time-away"]} <= person_ids
+
+
+def test_same_seed_same_bytes_other_seed_other_data() -> None:
+    first, second = HumaansEmulator(seed=3), HumaansEmulator(seed=3)
+    assert orjson.dumps(first.data) == orjson.dumps(second.data)
+    assert orjson.dumps(first.data) != orjson.dumps(HumaansEmulator(seed=4).data)
+    big = TEMPLATE_POOL + 50
+    assert orjson.dumps(HumaansEmulator(size=big).data) == orjson.dumps(
+        HumaansEmulator(size=big).data
+    )
+
+
+# -- list semantics -----------------------------------------------------------------------
+
+
+def test_envelope_and_skip_paging(emu: HumaansEmulator, api: requests.Session) -> None:
+    first = get(api, emu, "people")
+    assert set(first) == {"total", "limit", "skip", "data"}
+    assert (first["total"], first["limit"], first["skip"]) == (40, 100, 0)
+    seen: list[str] = []
+    skip = 0
+    while True:
+        page = get(api, emu, "people", **{"$limit": 7, "$skip": skip})
+        assert (page["limit"], page["skip"], page["total"]) == (7, skip, 40)
+        seen += [p["id"] for p in page["data"]]
+        skip += len(page["data"])
+        if skip >= page["total"] or len(page["data"]) < 7:
+            break
+    assert seen == [p["id"] for p in emu.data["people"]]
+    beyond = get(api, emu, "people", **{"$skip": 500})
+    assert beyond["data"] == [] and beyond["total"] == 40
+
+
+def test_limit_above_250_is_rejected(emu: HumaansEmulator, api: requests.Session) -> None:
+    response = api.get(f"{emu.url}/people", params={"$limit": 251}, timeout=TIMEOUT)
+    assert response.status_code == 400
+    assert response.json() == {
+        "name": "BadRequest",
+        "message": "$limit must be at most 250",
+        "code": 400,
+        "className": "bad-request",
+    }
+    assert get(api, emu, "time-away", **{"$limit": 250})["limit"] == 250
+
+
+def test_missing_or_unknown_token_gets_401(emu: HumaansEmulator) -> None:
+    expected = {
+        "name": "NotAuthenticated",
+        "message": "Invalid authentication token",
+        "code": 401,
+        "className": "not-authenticated",
+    }
+    for headers in ({}, auth("nope"), {"Authorization": FULL_TOKEN}):
+        response = requests.get(f"{emu.url}/people", headers=headers, timeout=TIMEOUT)
+        assert response.status_code == 401
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.json() == expected
+
+
+def test_echo_token_in_errors_leaks_the_token_on_purpose() -> None:
+    with HumaansEmulator(echo_token_in_errors=True) as emulator:
+        bad = requests.get(f"{emulator.url}/me", headers=auth("hmns_leaky_secret"), timeout=TIMEOUT)
+        assert bad.status_code == 401 and "hmns_leaky_secret" in bad.json()["message"]
+        forbidden = requests.get(
+            f"{emulator.url}/documents", headers=auth(NO_SENSITIVE_TOKEN), timeout=TIMEOUT
+        )
+        assert forbidden.status_code == 403 and NO_SENSITIVE_TOKEN in forbidden.text
+
+
+@pytest.mark.parametrize(
+    ("path", "scope"),
+    [
+        ("compensations", "compensations:read"),
+        ("compensation-types", "compensations:read"),
+        ("documents", "documents:read"),
+        ("document-types", "documents:read"),
+        ("identity-documents", "documents:read"),
+    ],
+)
+def test_sensitive_resources_need_their_scope(emu: HumaansEmulator, path: str, scope: str) -> None:
+    response = requests.get(f"{emu.url}/{path}", headers=auth(NO_SENSITIVE_TOKEN), timeout=TIMEOUT)
+    assert response.status_code == 403
+    assert response.json() == {
+        "name": "Forbidden",
+        "message": f"Missing scope {scope}",
+        "code": 403,
+        "className": "forbidden",
+    }
+    one = emu.data[path][0]["id"]
+    by_id = requests.get(
+        f"{emu.url}/{path}/{one}", headers=auth(NO_SENSITIVE_TOKEN), timeout=TIMEOUT
+    )
+    assert by_id.status_code == 403
+    assert requests.get(f"{emu.url}/{path}", headers=auth(), timeout=TIMEOUT).status_code == 200
+
+
+def test_private_token_reads_everything_else(emu: HumaansEmulator) -> None:
+    for path, scopes in RESOURCE_SCOPES.items():
+        if "private:read" in scopes:
+            response = requests.get(
+                f"{emu.url}/{path}", headers=auth(NO_SENSITIVE_TOKEN), timeout=TIMEOUT
+            )
+            assert response.status_code == 200, path
+
+
+def test_public_only_token_sees_the_public_subset() -> None:
+    tokens = {"pub": {"public:read"}}
+    with HumaansEmulator(tokens=tokens) as emulator:
+        people = requests.get(f"{emulator.url}/people", headers=auth("pub"), timeout=TIMEOUT)
+        assert people.status_code == 200
+        record = people.json()["data"][0]
+        assert "firstName" in record and "birthday" not in record and "taxId" not in record
+        roles = requests.get(f"{emulator.url}/job-roles", headers=auth("pub"), timeout=TIMEOUT)
+        assert roles.status_code == 403
+        assert roles.json()["message"] == "Missing scope private:read"
+        info = requests.get(f"{emulator.url}/token-info", headers=auth("pub"), timeout=TIMEOUT)
+        assert info.json()["scopes"] == ["public:read"]
+
+
+def expected_since(emu: HumaansEmulator, path: str, bookmark: str, op: str) -> list[str]:
+    def keep(r: dict[str, Any]) -> bool:
+        return r["updatedAt"] >= bookmark if op == "$gte" else r["updatedAt"] > bookmark
+
+    rows = sorted((r for r in emu.data[path] if keep(r)), key=lambda r: (r["updatedAt"], r["id"]))
+    return [r["id"] for r in rows]
+
+
+@pytest.mark.parametrize("path", ["people", "job-roles", "time-away", "timesheet-entries"])
+def test_incremental_query_returns_the_ascending_subset(
+    emu: HumaansEmulator, api: requests.Session, path: str
+) -> None:
+    stamps = sorted(r["updatedAt"] for r in emu.data[path])
+    bookmark = stamps[len(stamps) // 3]
+    for op in ("$gte", "$gt"):
+        want = expected_since(emu, path, bookmark, op)
+        got: list[str] = []
+        skip = 0
+        while True:
+            page = get(
+                api,
+                emu,
+                path,
+                **{f"updatedAt[{op}]": bookmark, "$sort[updatedAt]": 1, "$limit": 9, "$skip": skip},
+            )
+            assert page["total"] == len(want)
+            stamps_page = [r["updatedAt"] for r in page["data"]]
+            assert stamps_page == sorted(stamps_page)
+            got += [r["id"] for r in page["data"]]
+            skip += len(page["data"])
+            if not page["data"] or skip >= page["total"]:
+                break
+        assert got == want
+
+
+def test_sort_descending_and_ties_broken_by_id(emu: HumaansEmulator, api: requests.Session) -> None:
+    page = get(api, emu, "time-away", **{"$sort[updatedAt]": -1, "$limit": 250})
+    rows = emu.data["time-away"]
+    by_id = sorted(rows, key=lambda r: r["id"])
+    want = sorted(by_id, key=lambda r: r["updatedAt"], reverse=True)
+    assert [r["id"] for r in page["data"]] == [r["id"] for r in want]
+    ordered = get(
+        api, emu, "public-holidays", **{"$sort[date]": 1, "$sort[name]": -1, "$limit": 250}
+    )["data"]
+    assert [(h["date"], h["name"]) for h in ordered] == [
+        (h["date"], h["name"])
+        for h in sorted(
+            sorted(emu.data["public-holidays"], key=lambda h: h["name"], reverse=True),
+            key=lambda h: h["date"],
+        )
+    ]
+
+
+def test_filters(emu: HumaansEmulator, api: requests.Session) -> None:
+    person = emu.data["time-away"][0]["personId"]
+    own = get(api, emu, "time-away", personId=person)
+    assert own["total"] == sum(r["personId"] == person for r in emu.data["time-away"])
+    assert {r["personId"] for r in own["data"]} == {person}
+
+    statuses = get(api, emu, "people", **{"status[$in][]": ["newHire", "offboarded"]})
+    assert statuses["total"] == sum(p["status"] != "active" for p in emu.data["people"])
+
+    wfe = get(api, emu, "time-away", isTimeOff="false", **{"$limit": 250})
+    assert wfe["total"] == sum(not r["isTimeOff"] for r in emu.data["time-away"]) > 0
+
+    window = get(
+        api,
+        emu,
+        "timesheet-entries",
+        **{"date[$gte]": "2024-01-01", "date[$lt]": "2025-01-01", "$limit": 250},
+    )
+    assert window["total"] == sum(
+        "2024-01-01" <= r["date"] < "2025-01-01" for r in emu.data["timesheet-entries"]
+    )
+    for bad in (
+        {"$or": "x"},
+        {"$foo": 1},
+        {"nosuchfield": 1},
+        {"status[$regex]": "a"},
+        {"$limit": "ten"},
+        {"$skip": -1},
+        {"$sort[updatedAt]": 2},
+    ):
+        response = api.get(f"{emu.url}/people", params=bad, timeout=TIMEOUT)
+        assert response.status_code == 400, bad
+        assert response.json()["className"] == "bad-request"
+
+
+def test_reject_updated_filter_mode() -> None:
+    with HumaansEmulator(reject_updated_filter=True) as emulator:
+        for params in ({"updatedAt[$gte]": "2024-01-01T00:00:00.000Z"}, {"$sort[updatedAt]": 1}):
+            response = requests.get(
+                f"{emulator.url}/people", params=params, headers=auth(), timeout=TIMEOUT
+            )
+            assert response.status_code == 400
+            assert response.json()["name"] == "BadRequest"
+        fine = requests.get(
+            f"{emulator.url}/people", params={"$sort[id]": 1}, headers=auth(), timeout=TIMEOUT
+        )
+        assert fine.status_code == 200
+
+
+def test_ignore_skip_mode_always_serves_the_first_page() -> None:
+    with HumaansEmulator(ignore_skip=True) as emulator:
+        pages = [
+            requests.get(
+                f"{emulator.url}/people",
+                params={"$limit": 10, "$skip": skip},
+                headers=auth(),
+                timeout=TIMEOUT,
+            ).json()
+            for skip in (0, 10, 20)
+        ]
+        assert all(p["skip"] == 0 for p in pages)
+        assert pages[0]["data"] == pages[1]["data"] == pages[2]["data"]
+
+
+def test_routes(emu: HumaansEmulator, api: requests.Session) -> None:
+    me = get(api, emu, "me")
+    assert me == emu.data["people"][0]
+    info = get(api, emu, "token-info")
+    assert info == {
+        "scopes": ["compensations:read", "documents:read", "private:read", "public:read"],
+        "personId": me["id"],
+        "companyId": emu.data["companies"][0]["id"],
+    }
+    role = emu.data["job-roles"][5]
+    assert get(api, emu, f"job-roles/{role['id']}") == role
+    missing = api.get(f"{emu.url}/job-roles/doesnotexist", timeout=TIMEOUT)
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "name": "NotFound",
+        "message": "No record found for id 'doesnotexist'",
+        "code": 404,
+        "className": "not-found",
+    }
+    for path in ("webhooks", "people/x/y", "../etc"):
+        assert api.get(f"{emu.url}/{path}", timeout=TIMEOUT).status_code == 404
+    assert api.get(f"{emu.server.base_url}/other", timeout=TIMEOUT).status_code == 404
+    post = api.post(f"{emu.url}/people", json={"firstName": "x"}, timeout=TIMEOUT)
+    assert post.status_code == 405 and post.json()["name"] == "MethodNotAllowed"
+
+
+def test_requests_are_recorded(emu: HumaansEmulator, api: requests.Session) -> None:
+    emu.server.clear_requests()
+    get(api, emu, "locations", **{"$limit": 2})
+    api.get(f"{emu.url}/people", params={"$limit": 999}, timeout=TIMEOUT)
+    first, second = emu.server.requests
+    assert (first.method, first.path, first.query, first.status) == (
+        "GET",
+        "/api/locations",
+        {"$limit": ["2"]},
+        200,
+    )
+    assert first.headers["authorization"] == f"Bearer {FULL_TOKEN}"
+    assert second.status == 400 and second.time >= first.time
+
+
+# -- mutations ----------------------------------------------------------------------------
+
+
+def newest(emulator: HumaansEmulator) -> str:
+    return max(r["updatedAt"] for rows in emulator.data.values() for r in rows if "updatedAt" in r)
+
+
+def test_update_people_moves_them_past_every_bookmark() -> None:
+    with HumaansEmulator() as emulator:
+        before = newest(emulator)
+        old = {p["id"]: p for p in emulator.data["people"]}
+        list(requests.get(f"{emulator.url}/people", headers=auth(), timeout=TIMEOUT).json())
+        changed = emulator.update_people(3)
+        assert len(changed) == len(set(changed)) == 3
+        assert changed == HumaansEmulator().update_people(3)  # deterministic choice
+        for pid in changed:
+            now = next(p for p in emulator.data["people"] if p["id"] == pid)
+            assert now["updatedAt"] > before
+            assert now["bio"] != old[pid]["bio"]
+            assert now["createdAt"] == old[pid]["createdAt"]
+        page = requests.get(
+            f"{emulator.url}/people",
+            headers=auth(),
+            timeout=TIMEOUT,
+            params={"updatedAt[$gt]": before, "$sort[updatedAt]": "1"},
+        ).json()
+        assert sorted(r["id"] for r in page["data"]) == sorted(changed)
+        assert page["total"] == 3
+        second = emulator.update_people(1)
+        assert (
+            emulator.data["people"][[p["id"] for p in emulator.data["people"]].index(second[0])][
+                "updatedAt"
+            ]
+            > page["data"][-1]["updatedAt"]
+        )
+
+
+def test_add_people_appends_newer_records() -> None:
+    with HumaansEmulator() as emulator:
+        before = newest(emulator)
+        added = emulator.add_people(2)
+        assert len(added) == 2
+        everyone = requests.get(f"{emulator.url}/people", headers=auth(), timeout=TIMEOUT).json()
+        assert everyone["total"] == 42
+        assert [p["id"] for p in everyone["data"][-2:]] == added
+        check = validator("people")
+        for record in everyone["data"][-2:]:
+            assert record["createdAt"] == record["updatedAt"] > before
+            assert not list(check.iter_errors(record))
+        since = requests.get(
+            f"{emulator.url}/people",
+            headers=auth(),
+            timeout=TIMEOUT,
+            params={"updatedAt[$gt]": before, "$sort[updatedAt]": "1"},
+        ).json()
+        assert sorted(r["id"] for r in since["data"]) == sorted(added)
+        one = requests.get(f"{emulator.url}/people/{added[0]}", headers=auth(), timeout=TIMEOUT)
+        assert one.status_code == 200
+
+
+# -- faults and rate limits ---------------------------------------------------------------
+
+
+def test_status_fault_with_retry_after(emu: HumaansEmulator, api: requests.Session) -> None:
+    emu.server.faults.add("status", status=429, headers={"Retry-After": "2"}, times=2)
+    for _ in range(2):
+        response = api.get(f"{emu.url}/people", timeout=TIMEOUT)
+        assert response.status_code == 429
+        assert response.headers["Retry-After"] == "2"
+        assert response.json() == {
+            "name": "TooManyRequests",
+            "message": "Too many requests",
+            "code": 429,
+            "className": "too-many-requests",
+        }
+    assert api.get(f"{emu.url}/people", timeout=TIMEOUT).status_code == 200
+
+
+def test_fault_path_prefix_and_after(emu: HumaansEmulator, api: requests.Session) -> None:
+    emu.server.faults.add(
+        "status", status=503, path="/api/time-away", after=1, body={"message": "maintenance"}
+    )
+    assert api.get(f"{emu.url}/people", timeout=TIMEOUT).status_code == 200
+    assert api.get(f"{emu.url}/time-away", timeout=TIMEOUT).status_code == 200
+    failed = api.get(f"{emu.url}/time-away", timeout=TIMEOUT)
+    assert failed.status_code == 503 and failed.json() == {"message": "maintenance"}
+    assert api.get(f"{emu.url}/time-away", timeout=TIMEOUT).status_code == 200
+    assert not emu.server.faults.pending
+
+
+def test_reset_fault_aborts_the_connection(emu: HumaansEmulator, api: requests.Session) -> None:
+    emu.server.clear_requests()
+    emu.server.faults.add("reset")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        api.get(f"{emu.url}/people", timeout=TIMEOUT)
+    assert emu.server.requests[-1].status == 0
+    assert api.get(f"{emu.url}/people", timeout=TIMEOUT).status_code == 200
+
+
+def test_truncate_fault_sends_half_the_body(emu: HumaansEmulator, api: requests.Session) -> None:
+    emu.server.faults.add("truncate", path="/api/people")
+    with pytest.raises(
+        (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError)
+    ):
+        api.get(f"{emu.url}/people", timeout=TIMEOUT)
+    assert api.get(f"{emu.url}/people", timeout=TIMEOUT).status_code == 200
+
+
+def test_delay_fault_triggers_client_read_timeouts(
+    emu: HumaansEmulator, api: requests.Session
+) -> None:
+    emu.server.faults.add("delay", delay_s=0.6, times=1)
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        api.get(f"{emu.url}/people", timeout=(TIMEOUT, 0.2))
+    assert time.monotonic() - started < 0.5
+    time.sleep(0.5)  # let the delayed handler finish before the next request
+    emu.server.faults.add("delay", delay_s=0.1)
+    started = time.monotonic()
+    assert api.get(f"{emu.url}/people", timeout=TIMEOUT).status_code == 200
+    assert time.monotonic() - started >= 0.1
+
+
+def test_fault_switch_validates_arguments(emu: HumaansEmulator) -> None:
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        emu.server.faults.add("explode")
+    with pytest.raises(ValueError, match="status="):
+        emu.server.faults.add("status")
+
+
+def test_rate_limit_per_token_answers_429_with_retry_after() -> None:
+    with HumaansEmulator(rate_limit=(2, 3)) as emulator:
+        session = requests.Session()
+        session.headers.update(auth())
+        codes = [session.get(f"{emulator.url}/locations", timeout=TIMEOUT) for _ in range(6)]
+        assert [c.status_code for c in codes[:3]] == [200, 200, 200]
+        limited = [c for c in codes if c.status_code == 429]
+        assert limited
+        assert limited[0].headers["Retry-After"] == "1"
+        assert limited[0].json() == {
+            "name": "TooManyRequests",
+            "message": "Too many requests",
+            "code": 429,
+            "className": "too-many-requests",
+        }
+        other = requests.get(
+            f"{emulator.url}/locations", headers=auth(NO_SENSITIVE_TOKEN), timeout=TIMEOUT
+        )
+        assert other.status_code == 200
+        time.sleep(0.6)
+        assert session.get(f"{emulator.url}/locations", timeout=TIMEOUT).status_code == 200
+
+
+# -- speed and process --------------------------------------------------------------------
+
+
+def test_incremental_page_of_250_is_fast() -> None:
+    emulator = HumaansEmulator(size=3000)
+    emulator.warm()
+    bookmark = sorted(p["updatedAt"] for p in emulator.data["people"])[100]
+    request = Request(
+        "GET",
+        "/api/people",
+        {
+            "updatedAt[$gte]": [bookmark],
+            "$sort[updatedAt]": ["1"],
+            "$limit": ["250"],
+            "$skip": ["500"],
+        },
+        {"authorization": f"Bearer {FULL_TOKEN}"},
+    )
+    timings = []
+    for _ in range(30):
+        started = time.perf_counter()
+        response = emulator.handle(request)
+        timings.append(time.perf_counter() - started)
+    assert response.status == 200
+    assert len(orjson.loads(response.body)["data"]) == 250
+    assert sorted(timings)[len(timings) // 2] < 0.005
+
+
+def test_keep_alive_requests_do_not_pay_nagle_delays(
+    emu: HumaansEmulator, api: requests.Session
+) -> None:
+    get(api, emu, "people")
+    started = time.perf_counter()
+    for _ in range(20):
+        get(api, emu, "people", **{"$limit": 5})
+    assert time.perf_counter() - started < 0.5  # Nagle + delayed ACK would cost ~0.8 s
+
+
+def test_cli_prints_ready_and_serves_until_sigterm() -> None:
+    with emulator_process("humaans", "--records", "5", "--seed", "7") as url:
+        assert url.endswith("/api")
+        people = requests.get(f"{url}/people", headers=auth(), timeout=TIMEOUT)
+        assert people.json()["total"] == 5
+
+
+def test_datagen_is_anchored_and_deterministic() -> None:
+    assert dg.iso_ms(0) == "2023-01-01T00:00:00.000Z"
+    assert dg.iso_ms(dg.DAY_MS + 3_723_004) == "2023-01-02T01:02:03.004Z"
+    assert dg.ms_of("2023-01-02T01:02:03.004Z") == dg.DAY_MS + 3_723_004
+    assert dg.iso_date(-1) == "2022-12-31"
+    rng_a, rng_b = dg.sub_rng(1, "x"), dg.sub_rng(1, "x")
+    assert dg.make_ids(rng_a, 3) == dg.make_ids(rng_b, 3)
+    assert dg.email("Zoë", "Müller", "acme.com") == "zoe.muller@acme.com"
