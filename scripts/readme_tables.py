@@ -16,10 +16,13 @@ Sources, so that nothing in the tables is written by hand:
   streams' shape (Human API's `wellness_mode`), each value is discovered and shown;
 - hub file: `--about --format=json` (capabilities, settings with kinds, labels, defaults,
   `sensitive` for secrets) plus the few facts only this script knows (`FACTS` below);
+- coverage table: the tap's `coverage` module (`taps_shared.coverage`), every documented
+  read endpoint with its streams or why it is left out; a stream without a row, or a row
+  naming no stream of the tap, is an error;
 - the taps table of the root README: the streams of each tap, with `FACTS`.
 
 README prose is kept: only the text between `<!-- settings:start -->` and
-`<!-- settings:end -->` (and the `streams:` pair) is replaced.
+`<!-- settings:end -->` (and the `streams:` and `coverage:` pairs) is replaced.
 `tests/integration/test_readmes.py` runs the check for every tap, so a README or hub file
 that drifts from the code fails the tests.
 """
@@ -368,9 +371,23 @@ def replace_block(text: str, marker: str, body: str, where: str) -> str:
     return pattern.sub(lambda _: f"{start}\n{GENERATED_NOTE}\n\n{body}\n{end}", text)
 
 
+def coverage_table(info: TapInfo) -> str:
+    """The "API coverage" table from the tap's `coverage` module, checked against its
+    streams (under every shape)."""
+    package = tap_class(info.name).__module__.split(".")[0]
+    coverage = importlib.import_module(f"{package}.coverage").COVERAGE
+    streams = {name: None for shape in info.shapes.values() for name in shape}
+    problems = coverage.problems(streams)
+    if problems:
+        msg = f"{package}/coverage.py: " + "; ".join(problems)
+        raise DriftError(msg)
+    return t.cast("str", coverage.table())
+
+
 def readme(info: TapInfo, current: str, where: str) -> str:
     text = replace_block(current, "settings", settings_table(info), where)
-    return replace_block(text, "streams", streams_table(info), where)
+    text = replace_block(text, "streams", streams_table(info), where)
+    return replace_block(text, "coverage", coverage_table(info), where)
 
 
 def taps_table(infos: list[TapInfo]) -> str:

@@ -40,8 +40,8 @@ STREAMS = StreamTable(
         StreamSpec("timesheet_entries", "/timesheet-entries"),
         StreamSpec("timesheet_submissions", "/timesheet-submissions"),
         StreamSpec("working_patterns", "/working-patterns"),
-        StreamSpec("public_holidays", "/public-holidays", replication_key=None),
-        StreamSpec("public_holiday_calendars", "/public-holiday-calendars", replication_key=None),
+        StreamSpec("public_holidays", "/public-holidays"),
+        StreamSpec("public_holiday_calendars", "/public-holiday-calendars"),
     ],
 )
 

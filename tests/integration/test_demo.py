@@ -129,7 +129,7 @@ def test_two_runs_report_progress_the_table_and_both_totals(fake: dict[str, str]
     # Every stream of every tap, with its replication from the tap's --discover.
     assert len(rows) == 24 + 9 + 5 + 6 + 25
     assert rows["tap-humaans", "people"] == ("incremental, updatedAt", 10)
-    assert rows["tap-humaans", "public_holidays"] == ("full table", 0)
+    assert rows["tap-humaans", "public_holidays"] == ("incremental, updatedAt", 0)
     assert rows["tap-huma", "users"] == ("full table", 10)
     assert rows["tap-humanos", "requests"] == ("incremental, createdAt", 10)
     assert rows["tap-humanos", "credentials"] == ("full table, per requests", 0)

@@ -13,6 +13,7 @@ from tap_humaans.tap import TapHumaans
 from taps_shared.conform import compile_conformer
 from taps_shared.errors import ResponseError, SchemaDriftError
 from taps_shared.streams import HumanRESTStream
+from taps_shared.streams.conformed import ConformedStream
 from tests.support.helpers import select_only, sync
 from tests.support.registry import TAPS
 
@@ -21,8 +22,8 @@ HUMAANS = TAPS["humaans"]
 
 def sdk_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """The plain SDK record path: its selection pass and its recursive conformance."""
-    monkeypatch.setattr(HumanRESTStream, "_write_record_message", Stream._write_record_message)
     monkeypatch.setattr(HumanRESTStream, "_process_record", Stream._process_record)
+    monkeypatch.setattr(ConformedStream, "_write_record_message", Stream._write_record_message)
 
 
 def without_signposts(value: t.Any) -> t.Any:
@@ -48,10 +49,21 @@ def deselect(catalog: dict, stream: str, *properties: str) -> dict:
     return catalog
 
 
+def without_extra(result) -> dict:
+    """The records without `_extra`, which holds what the SDK path drops: checking it was
+    null, as it is for records that have every field declared."""
+    out = {}
+    for stream, records in result.records.items():
+        assert [record.pop("_extra") for record in records] == [None] * len(records), stream
+        out[stream] = records
+    return out
+
+
+@pytest.mark.parametrize("extra_fields", ["drop", "keep"])
 @pytest.mark.parametrize("case", TAPS.values(), ids=lambda case: case.name)
-def test_every_tap_emits_what_the_sdk_path_emits(case, monkeypatch):
+def test_every_tap_emits_what_the_sdk_path_emits(case, extra_fields, monkeypatch):
     with case.emulator("engine") as emulator:
-        config = case.config(emulator, "engine", max_parallel_requests=1)
+        config = case.config(emulator, "engine", max_parallel_requests=1, extra_fields=extra_fields)
         catalog = case.tap_class(config=config, validate_config=False).catalog_dict
         for entry in catalog["streams"]:
             entry["metadata"][0]["metadata"]["selected"] = True
@@ -64,6 +76,8 @@ def test_every_tap_emits_what_the_sdk_path_emits(case, monkeypatch):
         sdk_path(monkeypatch)
         theirs = sync(case.tap_class, config, catalog=catalog)
     assert sum(map(len, ours.records.values())) > 50
+    if extra_fields == "keep":
+        assert without_extra(ours) == theirs.records
     assert records_and_states(ours) == records_and_states(theirs)
 
 
@@ -83,7 +97,7 @@ def drifted_humaans() -> t.Any:
 
 def test_drift_and_deselected_fields_are_conformed_as_the_sdk_does(monkeypatch):
     with drifted_humaans() as emulator:
-        config = HUMAANS.config(emulator, "engine", max_parallel_requests=1)
+        config = HUMAANS.config(emulator, "engine", max_parallel_requests=1, extra_fields="drop")
         catalog = select_only(TapHumaans, config, {"people"})
         deselect(catalog, "people", "lastName", "teams")
         ours = sync(TapHumaans, config, catalog=catalog)

@@ -9,7 +9,7 @@ import logging
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_humaans.tap import TapHumaans
+from tap_humanos.tap import TapHumanos
 from taps_shared import settings
 from taps_shared.errors import one_line
 from tests.shared.widgets import TOKEN, TapWidgets, WidgetsApi, widgets_server
@@ -65,13 +65,13 @@ def test_a_catalog_selecting_nothing_warns_and_ends_with_the_state(widgets, capl
 
 
 def test_a_future_start_date_names_the_full_table_streams_that_ignore_it(caplog):
-    config = {"api_token": "t", "start_date": "2999-01-01"}
+    config = {"api_key": "key1", "signature_secret": "secret1", "start_date": "2999-01-01"}
     with caplog.at_level(logging.WARNING):
-        TapHumaans(config=config)
+        TapHumanos(config=config)
     assert warnings(caplog) == [
         "start_date 2999-01-01 is in the future: no records from incremental streams; "
-        "full-table streams ignore it and emit every record: public_holiday_calendars, "
-        "public_holidays"
+        "full-table streams ignore it and emit every record: credentials, resource_groups, "
+        "resources"
     ]
 
 

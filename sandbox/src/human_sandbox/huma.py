@@ -32,6 +32,7 @@ import orjson
 
 from human_sandbox import datagen as dg
 from human_sandbox.core import Emulator, EmulatorServer, Request, Response, json_response
+from human_sandbox.drift import Drift, drift_records
 
 CLIENT_ID = "3f2b8c1e-5a47-4d2e-9b1a-7c6d5e4f3a21"  # fake test credential
 CLIENT_SECRET = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"  # fake test credential
@@ -58,6 +59,29 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TRUE = frozenset({"true", "on", "yes", "1"})
 _FALSE = frozenset({"false", "off", "no", "0"})
 GROUP_KINDS = ("team", "location", "company")
+#: Drift mode (what changes in which records): nested objects gain undeclared fields, and
+#: the fields the spec gives a list of values for get values outside it. UserDetails keep
+#: their Field wrappers: what is nested is in their `value`.
+DRIFT = {
+    "users": Drift(nested=("avatarImage", "jobTitles[]", "teams[]", "status"), enums={"type"}),
+    "details": Drift(
+        nested=(
+            "homeAddress.value",
+            "children.value[]",
+            "emergencyContacts.value[]",
+            "identifications.value[]",
+            "salary.value",
+            "supervisor.value",
+            "completeness.important",
+            "currentPositions[]",
+            "status",
+        ),
+        enums={"type", "civilStatus", "employmentType", "contractType", "status", "periodUnit"},
+    ),
+    "positions": Drift(nested=("title",), enums={"contractType", "status"}),
+    "groups": Drift(nested=("members[]", "address"), enums={"type"}),
+    "job_titles": Drift(),
+}
 
 
 # --------------------------------------------------------------------------------------
@@ -1322,6 +1346,7 @@ class HumaEmulator(Emulator):
     issue (``time.monotonic``). echo_secret_in_errors: a rejected token request's
     error_description includes the client_secret sent (proves the tap never prints it).
     latency_ms: delay before every response. port: 0 picks a free port.
+    drift: serve records as a later API version might (`human_sandbox.drift`, `DRIFT`).
     """
 
     def __init__(
@@ -1333,6 +1358,7 @@ class HumaEmulator(Emulator):
         latency_ms: int = 0,
         port: int = 0,
         echo_secret_in_errors: bool = False,
+        drift: bool = False,
     ) -> None:
         if size < 1:
             raise ValueError("size must be at least 1")
@@ -1355,6 +1381,8 @@ class HumaEmulator(Emulator):
         self.service_user: dict[str, Any] = {}
         self._builder = _Builder(seed, size)
         self._builder.build(self)
+        if drift:
+            self._drift()
         self._group_by_id = {g["id"]: g for g in self.groups}
         self._user_blobs = [orjson.dumps(u) for u in self.users]
         self._group_blobs = [orjson.dumps(g) for g in self.groups]
@@ -1365,6 +1393,17 @@ class HumaEmulator(Emulator):
         self.server = EmulatorServer(
             self.handle, port=port, latency_ms=latency_ms, error_body=spring_error_body
         )
+
+    def _drift(self) -> None:
+        """Drift mode: the records the API serves, as `DRIFT` says."""
+        self.users = drift_records(self.users, DRIFT["users"])
+        details = drift_records(list(self.details.values()), DRIFT["details"])
+        self.details = dict(zip(self.details, details, strict=True))
+        flat = drift_records([p for ps in self.positions.values() for p in ps], DRIFT["positions"])
+        positions = iter(flat)
+        self.positions = {u: [next(positions) for _ in ps] for u, ps in self.positions.items()}
+        self.groups = drift_records(self.groups, DRIFT["groups"])
+        self.job_titles = drift_records(self.job_titles, DRIFT["job_titles"])
 
     # -- lifecycle -----------------------------------------------------------------------
 

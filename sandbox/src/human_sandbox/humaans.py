@@ -34,6 +34,7 @@ from human_sandbox.core import (
     Response,
     json_response,
 )
+from human_sandbox.drift import Drift, drift_records
 
 FULL_TOKEN = "hmns_test_full_7f3a9c"  # fake test credential
 NO_SENSITIVE_TOKEN = "hmns_test_private_51be"  # fake test credential
@@ -72,6 +73,25 @@ STREAM_PATHS: dict[str, str] = {
     "public_holiday_calendars": "public-holiday-calendars",
 }
 RESOURCES: tuple[str, ...] = tuple(STREAM_PATHS.values())
+
+#: Drift mode (API path -> what changes): nested objects of the records gain undeclared
+#: fields, and the fields the docs give a list of values for get values outside it.
+DRIFT: dict[str, Drift] = {
+    "people": Drift(
+        nested=("profilePhoto", "profilePhoto.variants", "workingDays[]", "teams[]"),
+        enums={"status", "leavingReason"},
+    ),
+    "time-away": Drift(
+        nested=("breakdown[]", "workingDays[]", "timeAwayType"),
+        enums={"startPeriod", "endPeriod", "requestStatus", "period"},
+    ),
+    "time-away-allocations": Drift(nested=("timeAwayPolicy",)),
+    "timesheet-entries": Drift(nested=("duration",)),
+    "working-patterns": Drift(nested=("workingDays[]",)),
+    "compensation-types": Drift(enums={"baseType"}),
+    "custom-fields": Drift(enums={"type"}),
+    "timesheet-submissions": Drift(enums={"status"}),
+}
 
 _PUBLIC_OK = frozenset({"public:read", "private:read"})
 _PRIVATE = frozenset({"private:read"})
@@ -507,10 +527,13 @@ class _Generator:
             }
         ]
 
+        stamps = self.rng("holiday-stamps")  # its own stream: the data after it stays as it was
+        calendars = [*_CALENDARS, ("PT", "Portugal", "PT", None)]
         self.data["public-holiday-calendars"] = [
             {"id": code, "name": name, "countryCode": cc, "regionCode": region}
-            for code, name, cc, region in _CALENDARS
-        ] + [{"id": "PT", "name": "Portugal", "countryCode": "PT", "regionCode": None}]
+            | dict(zip(("createdAt", "updatedAt"), self.ts(stamps, 0, 60), strict=True))
+            for code, name, cc, region in calendars
+        ]
         holidays = []
         for code, rows in _HOLIDAYS.items():
             self.holiday_days[code] = frozenset(dg.day_of(d) for d, _, _ in rows)
@@ -522,6 +545,7 @@ class _Generator:
                     "name": name,
                     "isHalfDay": half,
                 }
+                | dict(zip(("createdAt", "updatedAt"), self.ts(stamps, 0, 400), strict=True))
                 for d, name, half in rows
             ]
         holidays.sort(key=lambda h: (h["date"], h["publicHolidayCalendarId"]))
@@ -1507,7 +1531,7 @@ class _Table:
         self.has_updated = "updatedAt" in kinds
         order: list[int] = []
         if self.has_updated:
-            updated = [u or "" for u in map(itemgetter("updatedAt"), recs)]
+            updated = [r.get("updatedAt") or "" for r in recs]  # none: first, and never >= x
             if len(set(map(len, ids))) <= 1:
                 # With fixed-length ids, sorting "updatedAt + id" strings orders records by
                 # (updatedAt, id), and is faster than comparing tuples.
@@ -1632,6 +1656,7 @@ class HumaansEmulator(Emulator):
     latency_ms: delay before every response. port: 0 picks a free port.
     people_only: generate people (and the reference tables) but no per-person resources,
     which serve empty lists: the benchmark's dataset, cheap at a million people.
+    drift: serve records as a later API version might (`human_sandbox.drift`, `DRIFT`).
     """
 
     def __init__(
@@ -1648,6 +1673,7 @@ class HumaansEmulator(Emulator):
         latency_ms: int = 0,
         port: int = 0,
         people_only: bool = False,
+        drift: bool = False,
     ) -> None:
         if size < 1:
             raise ValueError("size must be at least 1 (the token owner is the first person)")
@@ -1662,6 +1688,10 @@ class HumaansEmulator(Emulator):
         self._gen = _Generator(seed, size, people_only=people_only)
         with _gc_paused():
             self.data: dict[str, list[dict[str, Any]]] = self._gen.build()
+        if drift:
+            self.data = {
+                p: drift_records(rows, DRIFT.get(p, Drift())) for p, rows in self.data.items()
+            }
         self._kinds = {
             path: _infer_kinds(recs, recs[0].keys() if recs else ())
             for path, recs in self.data.items()
@@ -1692,7 +1722,7 @@ class HumaansEmulator(Emulator):
     def _scan_max_ms(self) -> int:
         best = max(
             (
-                max(u for u in map(itemgetter("updatedAt"), recs) if u is not None)
+                max(filter(None, (r.get("updatedAt") for r in recs)), default="")
                 for recs in self.data.values()
                 if recs and "updatedAt" in recs[0]
             ),

@@ -56,6 +56,7 @@ import orjson
 
 from human_sandbox import datagen as dg
 from human_sandbox.core import Emulator, EmulatorServer, Request, Response, json_response
+from human_sandbox.drift import Drift, drift_records
 
 # Fake test credentials (not secrets).
 CLIENT_ID = "a1b2c3d4e5f60718293a4b5c6d7e8f90abcd1234"
@@ -106,6 +107,19 @@ MEDICAL_STREAMS = (
 DATA_STREAMS = ("sources", *WELLNESS_STREAMS, *MEDICAL_STREAMS)
 #: Every stream the tap emits (one schema each).
 STREAMS = ("users", "profile", *DATA_STREAMS)
+#: Drift mode (stream -> which nested objects gain undeclared fields, besides the top of
+#: the records). The docs give no list of values for any field.
+_MEDICAL = ("organization", "codes[]")
+DRIFT = {
+    "profile": Drift(nested=("defaultTimeZone",)),
+    "sources": Drift(nested=("historySync", "syncStatus", "resync", "organization")),
+    "heart_rate_summaries": Drift(nested=("zones[]",)),
+    **{stream: Drift(nested=_MEDICAL) for stream in STREAMS if stream.startswith("medical_")},
+    "medical_encounters": Drift(nested=(*_MEDICAL, "providers[]", "diagnoses[]")),
+    "medical_test_results": Drift(nested=(*_MEDICAL, "results[]")),
+    "medical_vitals": Drift(nested=(*_MEDICAL, "results[]")),
+    "medical_organizations": Drift(nested=(*_MEDICAL, "address")),
+}
 SUMMARY_STREAMS = frozenset({"activity_summaries", "sleep_summaries", "heart_rate_summaries"})
 READING_STREAMS = (
     "heart_rate",
@@ -1239,6 +1253,7 @@ class HumanApiEmulator(Emulator):
     connected no source, so no access token can be minted for them and they have no data).
     token_ttl: ``expires_in`` of access tokens; they stop working that many seconds after
     issue. latency_ms: delay before every response. port: 0 picks a free port.
+    drift: serve records as a later API version might (`human_sandbox.drift`, `DRIFT`).
     """
 
     def __init__(
@@ -1250,6 +1265,7 @@ class HumanApiEmulator(Emulator):
         no_source_users: int = 1,
         latency_ms: int = 0,
         port: int = 0,
+        drift: bool = False,
     ) -> None:
         if size < 1:
             raise ValueError("size must be at least 1")
@@ -1267,6 +1283,8 @@ class HumanApiEmulator(Emulator):
         #: humanIds of the users without connected sources (see ``external_id``).
         self.no_sources: set[str] = set()
         _Builder(seed, size, no_source_users).build(self)
+        if drift:
+            self._drift()
         self.external_ids = {u["humanId"]: u["externalId"] for u in self.users}
         self._by_external = {u["externalId"]: u["humanId"] for u in self.users}
         self.token_requests: list[dict[str, Any]] = []
@@ -1283,6 +1301,16 @@ class HumanApiEmulator(Emulator):
         self.server = EmulatorServer(
             self.handle, port=port, latency_ms=latency_ms, error_body=boom_error_body
         )
+
+    def _drift(self) -> None:
+        """Drift mode: the records the API serves, as `DRIFT` says."""
+        self.users = drift_records(self.users, Drift())
+        profiles = drift_records(list(self.profiles.values()), DRIFT["profile"])
+        self.profiles = dict(zip(self.profiles, profiles, strict=True))
+        for stream, by_user in self.data.items():
+            flat = [row for rows in by_user.values() for row in rows]
+            drifted = iter(drift_records(flat, DRIFT.get(stream, Drift())))
+            self.data[stream] = {h: [next(drifted) for _ in rows] for h, rows in by_user.items()}
 
     # -- lifecycle -----------------------------------------------------------------------
 

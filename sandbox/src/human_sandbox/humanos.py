@@ -59,11 +59,27 @@ from human_sandbox.core import (
     Response,
     json_response,
 )
+from human_sandbox.drift import Drift, drift_records
 
 API_KEY = "hms_test_key_4c1d9a"  # fake test credential
 SIGNATURE_SECRET = "hms_test_sigsecret_e83f27b0"  # fake test credential
 
 PAGE_MIN, PAGE_MAX = 5, 100
+#: Drift mode (stream -> what changes): nested objects gain undeclared fields, and the
+#: fields the docs give a list of values for get values outside it. `credentials` are
+#: those of the request details.
+DRIFT = {
+    "requests": Drift(
+        nested=("credentials[]", "subjects[]"),
+        enums={"securityLevel", "resourceType", "status", "identityStatus"},
+    ),
+    "credentials": Drift(
+        nested=("w3cCredential", "data[]", "decisions[]"), enums={"resourceType", "status"}
+    ),
+    "resources": Drift(enums={"type"}),
+    "resource_groups": Drift(nested=("resources[]",), enums={"type"}),
+    "activity_events": Drift(enums={"type"}),
+}
 SEARCH_MAX = 120
 DEFAULT_FRESHNESS_MS = 300_000
 
@@ -831,6 +847,7 @@ class HumanosEmulator(Emulator):
     is sent. freshness_ms: accepted |now - X-Timestamp| (settable while running).
     rate_limit: (requests per second, burst) per API key, or None for no limit.
     latency_ms: delay before every response. port: 0 picks a free port.
+    drift: serve records as a later API version might (`human_sandbox.drift`, `DRIFT`).
 
     Public data (what the API serves): ``requests`` (list items, oldest first),
     ``details`` (request id -> detail, every request), ``resources`` and
@@ -847,6 +864,7 @@ class HumanosEmulator(Emulator):
         rate_limit: tuple[float, int] | None = None,
         latency_ms: int = 0,
         port: int = 0,
+        drift: bool = False,
     ) -> None:
         if size < 1:
             raise ValueError("size must be at least 1")
@@ -885,6 +903,8 @@ class HumanosEmulator(Emulator):
         for _ in range(size):
             index = self._next_index
             self._add(self._gen.request(index, self._gen.created_ms(index)))
+        if drift:
+            self._drift()
         self._reindex()
 
         self.server = EmulatorServer(
@@ -910,6 +930,26 @@ class HumanosEmulator(Emulator):
         for ms, event in built.events:
             self._add_event(ms, event)
         self._latest_ms = max(self._latest_ms, built.last_ms)
+
+    def _drift(self) -> None:
+        """Drift mode: the records the API serves, as `DRIFT` says."""
+        self.resources = drift_records(self.resources, DRIFT["resources"])
+        self.resource_groups = drift_records(self.resource_groups, DRIFT["resource_groups"])
+        self._resource_blobs = [orjson.dumps(r) for r in self.resources]
+        self._group_blobs = [orjson.dumps(g) for g in self.resource_groups]
+        for rows, drift in (
+            (self._request_rows, DRIFT["requests"]),
+            (self._event_rows, DRIFT["activity_events"]),
+        ):
+            drifted = drift_records([row for _, row in rows], drift)
+            rows[:] = [(ms, row) for (ms, _), row in zip(rows, drifted, strict=True)]
+            self._blobs.update((row["id"], orjson.dumps(row)) for row in drifted)
+        flat = [c for detail in self.details.values() for c in detail["credentials"]]
+        credentials = iter(drift_records(flat, DRIFT["credentials"]))
+        for rid, detail in self.details.items():
+            mine = [next(credentials) for _ in detail["credentials"]]
+            self.details[rid] = {**detail, "credentials": mine}
+            self._detail_blobs[rid] = orjson.dumps(self.details[rid])
 
     def _add_event(self, ms: int, event: dict[str, Any]) -> None:
         self._event_rows.append((ms, event))

@@ -40,6 +40,7 @@ import orjson
 
 from human_sandbox import datagen as dg
 from human_sandbox.core import Emulator, EmulatorServer, Request, Response, json_response
+from human_sandbox.drift import Drift, drift_records
 
 # Fake test credentials (not secrets).
 API_KEY = "sk_test_openhuman_5f0c2e9a"  # read + write
@@ -61,6 +62,14 @@ DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 RATE_WINDOW_S = 60
 CODE_TTL_S = 600
 RESOURCES = ("agents", "conversations", "messages", "memories", "runs", "usage")
+#: Drift mode (resource -> what changes): nested objects gain undeclared fields, and the
+#: fields the contract gives a list of values for get values outside it.
+DRIFT = {
+    "agents": Drift(enums={"status"}),
+    "messages": Drift(nested=("tokens",), enums={"role"}),
+    "memories": Drift(enums={"source_type"}),
+    "runs": Drift(nested=("usage",), enums={"status"}),
+}
 ID_PREFIX = {
     "agents": "agt_",
     "conversations": "conv_",
@@ -541,6 +550,7 @@ class OpenHumanEmulator(Emulator):
     rate_window_s: the window's length; 60 s as documented, shorter in tests.
     missing: resources this account's API does not offer (they answer 404).
     latency_ms: delay before every response. port: 0 picks a free port.
+    drift: serve records as a later API version might (`human_sandbox.drift`, `DRIFT`).
     """
 
     def __init__(
@@ -554,6 +564,7 @@ class OpenHumanEmulator(Emulator):
         missing: set[str] | frozenset[str] = frozenset(),
         latency_ms: int = 0,
         port: int = 0,
+        drift: bool = False,
     ) -> None:
         if size < 1:
             raise ValueError("size must be at least 1")
@@ -569,6 +580,10 @@ class OpenHumanEmulator(Emulator):
         self.rate_window_s = rate_window_s
         self.missing = frozenset(missing)
         self.data: dict[str, list[dict[str, Any]]] = _Builder(seed, size).build()
+        if drift:
+            self.data = {
+                r: drift_records(rows, DRIFT.get(r, Drift())) for r, rows in self.data.items()
+            }
         self.token_requests: list[dict[str, Any]] = []
         self.rate_limited = 0
         self._max = _max_ms(self.data)

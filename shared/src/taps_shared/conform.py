@@ -7,13 +7,21 @@ node learns a *plan* per record shape (its keys and their value types, in order)
 of a shape seen before, nearly all of them, cost one dictionary lookup plus the work the
 plan really needs: often none, and the record passes through untouched.
 
-The output is what the SDK's selection pass plus its recursive conformance would emit for
-JSON-decoded data (`tests/shared/test_conform.py` compares them): deselected and undeclared
-properties are dropped (undeclared ones are kept where the schema has
-`additionalProperties`), and an exclusively boolean property becomes `value != 0`. On top,
-it reports schema drift, which the SDK does not: undeclared fields (counted per stream) and
-values whose JSON type the schema does not allow (kept, reported once per field). A record
-without its primary key is an error naming the stream.
+Declared fields come out as the SDK's selection pass plus its recursive conformance would
+emit them for JSON-decoded data (`tests/shared/test_conform.py` compares them): deselected
+properties are dropped, and an exclusively boolean property becomes `value != 0`. Undeclared
+fields, which the SDK drops, go to the record's `_extra` object when the schema declares it
+(every tap's does: `taps_shared.schemas`), it is selected and `extra_fields` is `keep`;
+otherwise they are dropped (kept in place where a nested schema has `additionalProperties`).
+`_extra` holds each undeclared field at its path: an undeclared key of a nested object under
+the declared key(s) leading to it, and in a list, a list as long as the one sent with `null`
+for the items that had nothing undeclared. So `{"teams": [{"name": "A"}, {"name": "B",
+"lead": "x"}]}` gives `_extra: {"teams": [null, {"lead": "x"}]}`, and a record with nothing
+undeclared `_extra: null`.
+
+It also reports schema drift, which the SDK does not: undeclared fields (counted per stream)
+and values whose JSON type the schema does not allow (kept, reported once per field). A
+record without its primary key is an error naming the stream.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from taps_shared.errors import ResponseError, SchemaDriftError
 from taps_shared.sdk import is_exclusive_boolean_type, is_object_type, is_uniform_list
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Stream
     from singer_sdk.singerlib.catalog import SelectionMask
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
@@ -84,25 +93,41 @@ class SchemaDrift:
 _ANY = frozenset(_TYPE_NAMES)
 _NONE = type(None)
 _SEEN_SHAPES = 4096  # value-type shapes remembered as checked, per record shape
+EXTRA = "_extra"  # the property undeclared fields go to
+
+#: A nested value's conformer: (the value conformed, its undeclared fields or None).
+Converter = t.Callable[[t.Any], tuple[t.Any, t.Any]]
 
 
 class _Plan:
     """What records with one set of keys (in one order) need."""
 
-    __slots__ = ("allowed", "booleans", "checked", "identity", "keep", "nested", "unknown")
+    __slots__ = (
+        "allowed",
+        "booleans",
+        "checked",
+        "extra",
+        "identity",
+        "keep",
+        "nested",
+        "unknown",
+    )
 
     def __init__(
         self,
+        *,
         keep: tuple[str, ...] | None,
-        nested: tuple[tuple[str, t.Callable[[t.Any], t.Any]], ...],
+        nested: tuple[tuple[str, Converter], ...],
         booleans: tuple[str, ...],
         unknown: tuple[str, ...],
+        extra: tuple[str, ...],
         allowed: tuple[frozenset[type], ...],
     ) -> None:
         self.keep = keep  # the keys to keep, in order; None keeps all
         self.nested = nested  # keys whose values are conformed in turn
         self.booleans = booleans  # keys coerced the SDK's way: value != 0
         self.unknown = unknown  # undeclared paths, counted for each record
+        self.extra = extra  # undeclared keys whose values go to `_extra`
         self.allowed = allowed  # the value types each position may hold
         self.checked: set[tuple[type, ...]] = set()  # value-type shapes that passed
         self.identity = keep is None and not nested and not booleans
@@ -111,7 +136,7 @@ class _Plan:
 @dataclass
 class _Property:
     types: frozenset[type]
-    convert: t.Callable[[t.Any], t.Any] | None  # for dicts / lists that need conforming
+    convert: Converter | None  # for dicts / lists that need conforming
     boolean: bool
 
 
@@ -124,6 +149,7 @@ class _ObjectConformer:
         *,
         drift: SchemaDrift,
         on_drift: str,
+        collect: bool,
         mask: SelectionMask | None = None,
         breadcrumb: tuple[str, ...] = (),
         path: str = "",
@@ -131,6 +157,7 @@ class _ObjectConformer:
     ) -> None:
         self.drift = drift
         self.on_drift = on_drift
+        self.collect = collect  # undeclared fields are returned, for `_extra`
         self.path = path
         self.required = required
         self.extra_allowed = bool(schema.get("additionalProperties"))
@@ -144,13 +171,20 @@ class _ObjectConformer:
             self.properties[name] = _Property(
                 types=allowed_types(sub) or _ANY,
                 convert=_compile_value(
-                    sub, drift, on_drift, mask=mask, breadcrumb=crumb, path=path + name
+                    sub,
+                    drift,
+                    on_drift,
+                    collect=collect,
+                    mask=mask,
+                    breadcrumb=crumb,
+                    path=path + name,
                 ),
                 boolean=is_exclusive_boolean_type(sub),
             )
         self._plans: dict[tuple[str, ...], _Plan] = {}
 
-    def __call__(self, record: dict) -> dict:
+    def split(self, record: dict) -> tuple[dict, dict | None]:
+        """The record conformed, and its undeclared fields (None when there are none)."""
         keys = tuple(record)
         plan = self._plans.get(keys) or self._learn(keys)
         types = tuple(map(type, record.values()))
@@ -158,35 +192,44 @@ class _ObjectConformer:
             self._check(plan, keys, types)
         if plan.unknown:
             self.drift.unknown.update(plan.unknown)
-        return record if plan.identity else self._apply(plan, record)
-
-    def conform_list(self, values: t.Any) -> t.Any:
-        """A list of these objects; the same list when no item changes (the usual case)."""
-        if type(values) is not list:
-            return values
-        out = None
-        for index, item in enumerate(values):
-            if type(item) is dict:
-                conformed = self(item)
-                if conformed is not item:
-                    if out is None:
-                        out = list(values)
-                    out[index] = conformed
-        return values if out is None else out
-
-    def conform_object(self, value: t.Any) -> t.Any:
-        return self(value) if type(value) is dict else value
-
-    @staticmethod
-    def _apply(plan: _Plan, record: dict) -> dict:
+        if plan.identity:
+            return record, None
         out = record if plan.keep is None else {key: record[key] for key in plan.keep}
+        extra = {key: record[key] for key in plan.extra} if plan.extra else None
         for key, convert in plan.nested:
-            out[key] = convert(out[key])
+            out[key], inner = convert(out[key])
+            if inner is not None:
+                if extra is None:
+                    extra = {}
+                extra[key] = inner
         for key in plan.booleans:
             value = out[key]
             if value is not None and type(value) is not bool:
                 out[key] = value != 0
-        return out
+        return out, extra
+
+    def split_list(self, values: t.Any) -> tuple[t.Any, list | None]:
+        """A list of these objects (the same list when no item changes, the usual case),
+        and the undeclared fields of its items by position (None when there are none)."""
+        if type(values) is not list:
+            return values, None
+        out: list | None = None
+        extras: list[dict | None] | None = None
+        for index, item in enumerate(values):
+            if type(item) is dict:
+                conformed, extra = self.split(item)
+                if conformed is not item:
+                    if out is None:
+                        out = list(values)
+                    out[index] = conformed
+                if extra is not None:
+                    if extras is None:
+                        extras = [None] * len(values)
+                    extras[index] = extra
+        return (values if out is None else out), extras
+
+    def split_object(self, value: t.Any) -> tuple[t.Any, dict | None]:
+        return self.split(value) if type(value) is dict else (value, None)
 
     def _learn(self, keys: tuple[str, ...]) -> _Plan:
         """What records with these keys need; undeclared keys are drift."""
@@ -198,6 +241,7 @@ class _ObjectConformer:
         nested = []
         booleans = []
         unknown = []
+        extra = []
         allowed = []
         for key in keys:
             spec = self.properties.get(key)
@@ -209,6 +253,8 @@ class _ObjectConformer:
                 self._drifted(self.path + key, None)
                 if self.extra_allowed:
                     keep.append(key)
+                elif self.collect:
+                    extra.append(key)
                 continue
             keep.append(key)
             allowed.append(spec.types - {_NONE} if key in self.required else spec.types)
@@ -221,6 +267,7 @@ class _ObjectConformer:
             nested=tuple(nested),
             booleans=tuple(booleans),
             unknown=tuple(unknown),
+            extra=tuple(extra),
             allowed=tuple(allowed),
         )
         return plan
@@ -254,36 +301,40 @@ def _compile_value(
     drift: SchemaDrift,
     on_drift: str,
     *,
+    collect: bool,
     mask: SelectionMask | None,
     breadcrumb: tuple[str, ...],
     path: str,
-) -> t.Callable[[t.Any], t.Any] | None:
+) -> Converter | None:
     """The conformer of a nested object or list value; None when values pass as they are."""
     if is_object_type(schema) and "properties" in schema:
         node = _ObjectConformer(
             schema,
             drift=drift,
             on_drift=on_drift,
+            collect=collect,
             mask=mask,
             breadcrumb=breadcrumb,
             path=path + ".",
         )
-        return lambda value: node(value) if isinstance(value, dict) else value
+        return node.split_object
     if is_uniform_list(schema):
         items = schema["items"]
         if is_object_type(items) and "properties" in items:
-            item_node = _ObjectConformer(items, drift=drift, on_drift=on_drift, path=path + "[].")
-            return item_node.conform_list
+            item_node = _ObjectConformer(
+                items, drift=drift, on_drift=on_drift, collect=collect, path=path + "[]."
+            )
+            return item_node.split_list
         if is_exclusive_boolean_type(items):
             return _booleans
     return None
 
 
-def _booleans(values: t.Any) -> t.Any:
+def _booleans(values: t.Any) -> tuple[t.Any, None]:
     """A list of booleans the SDK's way: each item, unless null, becomes `item != 0`."""
     if type(values) is not list:
-        return values
-    return [item if item is None or type(item) is bool else item != 0 for item in values]
+        return values, None
+    return [item if item is None or type(item) is bool else item != 0 for item in values], None
 
 
 def compile_conformer(
@@ -293,10 +344,42 @@ def compile_conformer(
     mask: SelectionMask | None = None,
     primary_keys: t.Sequence[str] = (),
     on_drift: str = "warn",
+    extra_fields: str = "keep",
 ) -> tuple[t.Callable[[dict], dict], SchemaDrift]:
-    """The record conformer of a stream, and the drift report it fills in."""
+    """The record conformer of a stream, and the drift report it fills in.
+
+    Undeclared fields go to `_extra` when `extra_fields` is `keep` and the schema declares
+    `_extra` and the mask selects it; otherwise they are dropped.
+    """
     drift = SchemaDrift(stream)
+    collect = extra_fields == "keep" and EXTRA in schema.get("properties", {})
+    collect = collect and (mask is None or bool(mask[("properties", EXTRA)]))
     root = _ObjectConformer(
-        schema, drift=drift, on_drift=on_drift, mask=mask, required=tuple(primary_keys)
+        schema,
+        drift=drift,
+        on_drift=on_drift,
+        collect=collect,
+        mask=mask,
+        required=tuple(primary_keys),
     )
-    return root, drift
+    if not collect:
+        return (lambda record: root.split(record)[0]), drift
+
+    def conform(record: dict) -> dict:
+        out, extra = root.split(record)
+        out[EXTRA] = extra
+        return out
+
+    return conform, drift
+
+
+def stream_conformer(stream: Stream) -> tuple[t.Callable[[dict], dict], SchemaDrift]:
+    """The conformer of an SDK stream: its schema, selection, keys and settings."""
+    return compile_conformer(
+        stream.name,
+        stream.effective_schema,
+        mask=stream.mask,
+        primary_keys=stream.primary_keys or (),
+        on_drift=stream.config.get("on_schema_drift", "warn"),
+        extra_fields=stream.config.get("extra_fields", "keep"),
+    )

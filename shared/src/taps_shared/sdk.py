@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typing as t
 
-from singer_sdk import RESTStream, Tap
+from singer_sdk import RESTStream, Stream, Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._state import get_state_if_exists
 from singer_sdk.helpers._typing import (  # the SDK's own tests of a schema, so we agree
@@ -22,6 +22,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.pagination import BaseAPIPaginator
 
 __all__ = [
+    "SDKRecords",
     "SDKStream",
     "SDKTap",
     "is_exclusive_boolean_type",
@@ -31,9 +32,8 @@ __all__ = [
 ]
 
 
-class SDKStream(RESTStream[t.Any]):
-    """The stream side: records leave through `write_record`, partition bookkeeping runs
-    only where there is some, and a partition's state can be read without creating it."""
+class SDKRecords(Stream):
+    """Any stream: records leave through `write_record`."""
 
     # The SDK writes each record here, after a selection pass and a conformance pass that
     # each walk the schema per value, and a message object per record.
@@ -44,6 +44,17 @@ class SDKStream(RESTStream[t.Any]):
     def write_record(self, record: dict) -> None:
         """Write one RECORD message (with its stream maps)."""
         raise NotImplementedError
+
+    @property
+    def stream_version(self) -> int | None:
+        """The version ACTIVATE_VERSION announced for this sync, if any."""
+        return self._stream_version
+
+
+class SDKStream(SDKRecords, RESTStream[t.Any]):
+    """A REST stream: partition bookkeeping runs only where there is some, bookmarks move
+    on what `state_record` gives, and a partition's state can be read without creating
+    it."""
 
     # The SDK adds the partition's keys to each record here and syncs child streams.
     def _process_record(
@@ -59,17 +70,14 @@ class SDKStream(RESTStream[t.Any]):
     def _increment_stream_state(
         self, latest_record: dict, *, context: Context | None = None
     ) -> None:
-        super()._increment_stream_state(self.state_record(latest_record), context=context)
+        record = self.state_record(latest_record, context)
+        if record is not None:
+            super()._increment_stream_state(record, context=context)
 
-    def state_record(self, record: dict) -> dict:
-        """What the bookmark is taken from: the record, or its replication key in the form
-        that compares as it should."""
+    def state_record(self, record: dict, context: Context | None) -> dict | None:
+        """What the bookmark is taken from (its replication key in the form that compares
+        as it should, say); None leaves the state as it is."""
         return record
-
-    @property
-    def stream_version(self) -> int | None:
-        """The version ACTIVATE_VERSION announced for this sync, if any."""
-        return self._stream_version
 
     def partition_state_if_exists(self, context: Context | None) -> dict | None:
         """A partition's state, read without creating an entry for it."""

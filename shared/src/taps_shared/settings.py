@@ -60,7 +60,7 @@ def requests_per_second(default: float, why: str) -> th.Property:
 
 
 def transport() -> list[th.Property]:
-    """Timeout, retry budget, parallel paging and schema drift, common to every tap."""
+    """Timeout, retry budget, parallel paging, schema drift and extra fields: every tap's."""
     return [
         th.Property(
             "request_timeout",
@@ -111,9 +111,21 @@ def transport() -> list[th.Property]:
             allowed_values=["warn", "fail"],
             title="On schema drift",
             description=(
-                "Records with fields the schema does not declare (dropped, unless the schema "
-                "allows more) or values of a type it does not allow (kept): `warn` reports "
-                "them once per stream at the end of the run; `fail` stops at the first one."
+                "Records with fields the schema does not declare (see extra_fields) or "
+                "values of a type it does not allow (kept): `warn` reports them once per "
+                "stream at the end of the run; `fail` stops at the first one."
+            ),
+        ),
+        th.Property(
+            "extra_fields",
+            th.StringType,
+            default="keep",
+            allowed_values=["keep", "drop"],
+            title="Extra fields",
+            description=(
+                "Fields the API sends that the stream's schema does not declare: `keep` "
+                "puts them, as sent and at their path, in the record's `_extra` object "
+                "(null when there are none); `drop` leaves them out."
             ),
         ),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from human_sandbox.huma import HumaEmulator
 from tap_huma.client import unwrap_fields
+from tests.support.helpers import as_emitted
 from tests.support.registry import HUMA_HOLIDAYS
 
 
@@ -17,7 +18,7 @@ def expected_records(emulator: HumaEmulator) -> dict[str, list[dict]]:
         return [{**item, "userId": d["id"]} for d in details for item in d.get(key) or []]
 
     start, end = HUMA_HOLIDAYS["holiday_start_date"], HUMA_HOLIDAYS["holiday_end_date"]
-    return {
+    expected = {
         "users": users,
         "user_details": details,
         "user_children": nested("children"),
@@ -32,3 +33,4 @@ def expected_records(emulator: HumaEmulator) -> dict[str, list[dict]]:
             for d in emulator.holidays(c, start, end)
         ],
     }
+    return {stream: as_emitted(records) for stream, records in expected.items()}

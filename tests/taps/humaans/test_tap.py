@@ -12,7 +12,7 @@ import pytest
 
 from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
 from tap_humaans.tap import TapHumaans
-from tests.support.helpers import SyncResult, parse_messages, select_only, sync
+from tests.support.helpers import SyncResult, as_emitted, parse_messages, select_only, sync
 from tests.support.registry import TAPS
 
 STREAMS = list(TAPS["humaans"].streams)
@@ -30,7 +30,7 @@ def test_every_stream_emits_exactly_the_emulator_records(humaans, humaans_config
     result = sync(TapHumaans, humaans_config)
     assert sorted(result.records) == STREAMS
     for stream in STREAMS:
-        expected = humaans.data[api_path(stream)]
+        expected = as_emitted(humaans.data[api_path(stream)])
         got = result.records[stream]
         assert len(got) == len(expected), stream
         assert by_id(got) == by_id(expected), stream

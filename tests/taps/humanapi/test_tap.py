@@ -10,7 +10,7 @@ import pytest
 
 from human_sandbox.humanapi import CLIENT_ID, HumanApiEmulator
 from tap_humanapi.tap import MEDICAL, WELLNESS, TapHumanApi
-from tests.support.helpers import run_cli, sync
+from tests.support.helpers import as_emitted, run_cli, sync
 from tests.support.registry import TAPS
 
 MEDICAL_STREAMS = [f"medical_{kind}" for kind in MEDICAL]
@@ -23,13 +23,13 @@ def keyed(rows: list[dict]) -> dict:
 
 
 def expected(emulator: HumanApiEmulator) -> dict[str, dict]:
-    out = {"users": keyed(emulator.users)}
+    out = {"users": keyed(as_emitted(emulator.users))}
     connected = [u["humanId"] for u in emulator.users if u["humanId"] not in emulator.no_sources]
-    out["profile"] = keyed([emulator.profiles[h] for h in connected])
+    out["profile"] = keyed(as_emitted(emulator.profiles[h] for h in connected))
     for stream in PER_USER:
         rows = [{**r, "humanId": h} for h in connected for r in emulator.data[stream].get(h, [])]
         if rows:
-            out[stream] = keyed(rows)
+            out[stream] = keyed(as_emitted(rows))
     return out
 
 

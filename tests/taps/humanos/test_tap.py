@@ -8,7 +8,7 @@ import pytest
 
 from human_sandbox.humanos import API_KEY, HumanosEmulator
 from tap_humanos.tap import TapHumanos
-from tests.support.helpers import run_cli, sync
+from tests.support.helpers import as_emitted, run_cli, sync
 from tests.support.registry import TAPS
 
 HUMANOS = TAPS["humanos"]
@@ -22,7 +22,7 @@ def humanos() -> t.Iterator[HumanosEmulator]:
 
 
 def expected(emulator: HumanosEmulator) -> dict[str, list[dict]]:
-    return {
+    records = {
         "requests": emulator.requests,
         "credentials": [
             {**c, "requestId": r["id"]}
@@ -33,6 +33,7 @@ def expected(emulator: HumanosEmulator) -> dict[str, list[dict]]:
         "resource_groups": emulator.resource_groups,
         "activity_events": emulator.activity,
     }
+    return {stream: as_emitted(rows) for stream, rows in records.items()}
 
 
 def by_id(rows: list[dict]) -> dict[str, dict]:

@@ -18,7 +18,7 @@ from human_sandbox.openhuman import (
 )
 from tap_openhuman.authorize import main as authorize
 from tap_openhuman.tap import TapOpenHuman
-from tests.support.helpers import run_cli, sync
+from tests.support.helpers import as_emitted, run_cli, sync
 from tests.support.registry import TAPS
 
 OPENHUMAN = TAPS["openhuman"]
@@ -49,7 +49,7 @@ def test_every_stream_emits_exactly_the_api_records(openhuman):
     result = sync(TapOpenHuman, OPENHUMAN.config(openhuman))
     assert sorted(result.records) == STREAMS
     for stream in STREAMS:
-        expected = openhuman.data[stream]
+        expected = as_emitted(openhuman.data[stream])
         assert len(result.records[stream]) == len(expected), stream
         assert keyed(result.records[stream]) == keyed(expected), stream
     assert result.bookmark("agents") == max(a["updated_at"] for a in openhuman.data["agents"])
@@ -93,7 +93,7 @@ def test_an_access_token_expiring_mid_sync_is_refreshed_once():
     with OpenHumanEmulator(seed=7, size=12, token_ttl=2, latency_ms=60) as emulator:
         token = emulator.issue_refresh_token()
         result = sync(TapOpenHuman, oauth_config(emulator, token))
-        expected = {s: keyed(emulator.data[s]) for s in STREAMS}
+        expected = {s: keyed(as_emitted(emulator.data[s])) for s in STREAMS}
     assert {s: keyed(result.records[s]) for s in STREAMS} == expected
     assert [r["ok"] for r in emulator.token_requests] == [True] * len(emulator.token_requests)
     assert 2 <= len(emulator.token_requests) <= 6  # a 2 s token is replaced every ~1 s
@@ -137,7 +137,7 @@ def test_a_first_run_without_start_date_reads_everything_oldest_first(openhuman)
     config = {k: v for k, v in OPENHUMAN.config(openhuman).items() if k != "start_date"}
     result = sync(TapOpenHuman, config)
     for stream in ("agents", "conversations", "memories", "runs"):
-        assert keyed(result.records[stream]) == keyed(openhuman.data[stream]), stream
+        assert keyed(result.records[stream]) == keyed(as_emitted(openhuman.data[stream]))
         stamps = [r["updated_at"] for r in result.records[stream]]
         assert stamps == sorted(stamps), stream
     assert len(result.records["messages"]) == len(openhuman.data["messages"])

@@ -22,13 +22,13 @@ from singer_sdk.pagination import SinglePagePaginator
 from singer_sdk.streams.rest import PageContext
 
 from taps_shared.auth import HumanAuth
-from taps_shared.conform import SchemaDrift, compile_conformer
 from taps_shared.dates import normalise_timestamp
 from taps_shared.errors import ConfigError, ForbiddenError, HTTPStatusError, ResponseError
 from taps_shared.pages import DEFAULT_MAX_PAGES, Page, PageGuard, Paging, page_responses
 from taps_shared.responses import json_body
 from taps_shared.sdk import SDKStream
 from taps_shared.streams import prefetch
+from taps_shared.streams.conformed import ConformedStream
 from taps_shared.streams.filters import IncrementalFilter
 from taps_shared.streams.versions import FullTableVersion
 
@@ -38,7 +38,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.pagination import BaseAPIPaginator
 
     from taps_shared.tap import HumanTap
-    from taps_shared.writer import BufferedMsgSpecWriter
 
 
 class _Partition(threading.local):
@@ -50,9 +49,10 @@ class _Partition(threading.local):
         self.guard = PageGuard(label, max_pages)
         self.extracted_at = datetime.now(UTC)  # when the current page was fetched
         self.subject = ""  # whose data it is, where each user has their own credentials
+        self.unkeyed = 0  # records without a replication key value in this partition
 
 
-class HumanRESTStream(FullTableVersion, SDKStream):
+class HumanRESTStream(FullTableVersion, ConformedStream, SDKStream):
     """Base stream: resilient HTTP, records where the API puts them, resumable sync."""
 
     #: Key of the record list in the response body; None when the body is the list.
@@ -79,8 +79,9 @@ class HumanRESTStream(FullTableVersion, SDKStream):
     #: Child context given to child streams: child key → field of this stream's record.
     child_context_keys: t.ClassVar[t.Mapping[str, str]] = {}
 
+    tap: HumanTap
+
     def __init__(self, tap: HumanTap, *args: t.Any, **kwargs: t.Any) -> None:
-        self.tap = tap
         super().__init__(tap, *args, **kwargs)
         self._part = _Partition(self.name, self.max_pages)
         self.prefetched: dict[str, prefetch.Fetched] = {}
@@ -171,32 +172,10 @@ class HumanRESTStream(FullTableVersion, SDKStream):
 
     # -- records ------------------------------------------------------------------------
 
-    @cached_property
-    def _conformer(self) -> tuple[t.Callable[[dict], dict], SchemaDrift]:
-        return compile_conformer(
-            self.name,
-            self.effective_schema,
-            mask=self.mask,
-            primary_keys=self.primary_keys or (),
-            on_drift=self.config.get("on_schema_drift", "warn"),
-        )
-
     @property
-    def schema_drift(self) -> SchemaDrift:
-        """What this stream's records said that its schema did not (so far)."""
-        return self._conformer[1]
-
-    def write_record(self, record: dict) -> None:
-        """Conform the record (one compiled function, not the SDK's per-value walk) and
-        write it through each stream map, stamped with the time its page was fetched."""
-        record = self._conformer[0](record)
-        writer = t.cast("BufferedMsgSpecWriter", self.tap.message_writer)
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is not None:
-                writer.write_record(
-                    stream_map.stream_alias, mapped, self.stream_version, self._part.extracted_at
-                )
+    def time_extracted(self) -> datetime:
+        """When the page of the record being written was fetched."""
+        return self._part.extracted_at
 
     @cached_property
     def _parent_keys(self) -> tuple[str, ...]:
@@ -232,11 +211,21 @@ class HumanRESTStream(FullTableVersion, SDKStream):
             return value  # already canonical: the common, cheap case
         return normalise_timestamp(value, f"{self.name}.{self.replication_key}")
 
-    def state_record(self, record: dict) -> dict:
-        """The bookmark moves on the canonical value, never on the string as sent."""
+    def state_record(self, record: dict, context: Context | None) -> dict | None:
+        """The bookmark moves on the canonical value, never on the string as sent. A record
+        without a replication key value is emitted but cannot bookmark, and a server-side
+        filter on the bookmark would skip it next time: from the first such record on, its
+        partition keeps no bookmark, and the next run reads it in full."""
         if not self.replication_key:
             return record
-        return {self.replication_key: self.bookmark_value(record)}
+        value = self.bookmark_value(record)
+        if value is None or self._part.unkeyed:
+            self._part.unkeyed += value is None
+            state = self.get_context_state(context)
+            state.pop("replication_key_value", None)
+            state.pop("progress_markers", None)
+            return None
+        return {self.replication_key: value}
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Drop records older than the bookmark (the server's filter may be coarse); a
@@ -259,6 +248,7 @@ class HumanRESTStream(FullTableVersion, SDKStream):
     def request_records(self, context: Context | None) -> t.Iterable[dict]:
         self.begin_partition(context)
         self._part.since = self.starting_bookmark(context)
+        self._part.unkeyed = 0
         records: t.Iterable[dict] = self._prefetched_or_requested(context)
         if self.replication_key and self.api_order != "ascending":
             records = self._oldest_first(records)
@@ -269,6 +259,14 @@ class HumanRESTStream(FullTableVersion, SDKStream):
         self.logger.info(
             "Stream %s: %d records in %d pages", self.name, count, self._part.guard.pages
         )
+        if self._part.unkeyed:
+            self.logger.warning(
+                "Stream %s: %d record(s) without %s: no bookmark kept, so the next run reads "
+                "the stream in full",
+                self.name,
+                self._part.unkeyed,
+                self.replication_key,
+            )
 
     def _oldest_first(self, records: t.Iterable[dict]) -> list[dict]:
         """Buffer what the API returns, up to the bookmark when it sends newest first."""

@@ -6,25 +6,19 @@ from __future__ import annotations
 
 import typing as t
 
-from singer_sdk.streams import Stream
-
+from taps_shared.streams.conformed import ConformedStream
 from taps_shared.streams.versions import FullTableVersion
 
 if t.TYPE_CHECKING:
-    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
 
-class NestedListStream(FullTableVersion, Stream):
+class NestedListStream(FullTableVersion, ConformedStream):
     """The items of `<parent record>[source_key]`, each with the parent's context keys."""
 
     primary_keys: t.ClassVar[list[str]] = ["id"]
     state_partitioning_keys: t.ClassVar[list[str]] = []
     source_key: t.ClassVar[str]
-
-    def __init__(self, tap: Tap, *args: t.Any, **kwargs: t.Any) -> None:
-        self.tap = tap
-        super().__init__(tap, *args, **kwargs)
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         parent_name = t.cast("str", getattr(self.parent_stream_type, "name", ""))

@@ -18,10 +18,11 @@ from dataclasses import dataclass, fields
 from functools import cached_property
 from types import ModuleType
 
-from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+from singer_sdk.schema.source import StreamSchema
 from singer_sdk.streams import Stream
 
 from taps_shared.pages import Paging
+from taps_shared.schemas import SchemaFiles
 from taps_shared.streams.filters import IncrementalFilter
 from taps_shared.streams.nested import NestedListStream
 
@@ -97,7 +98,7 @@ class StreamTable:
         self, base: type[Stream], schemas: ModuleType, specs: t.Sequence[StreamSpec]
     ) -> None:
         self.base = base
-        self.schemas = SchemaDirectory(schemas)
+        self.schemas = SchemaFiles(schemas)
         self.specs = list(specs)
 
     @cached_property
