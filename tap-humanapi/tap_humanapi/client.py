@@ -6,10 +6,12 @@ minted by `POST <auth_url>/v1/connect/token`."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import typing as t
+from collections import Counter
 
 from taps_shared import HumanRESTStream, IncrementalFilter, OffsetPaging
-from taps_shared.errors import ConfigError, HTTPStatusError, UnauthorizedError
+from taps_shared.errors import ConfigError, HTTPStatusError, ResponseError, UnauthorizedError
 from taps_shared.oauth import SubjectBearerAuth, SubjectRefusedError, SubjectTokens
 from taps_shared.responses import json_body
 
@@ -74,6 +76,29 @@ class AppUsers:
         """The authenticator of the Data API requests made for this user."""
         return self.tokens.auth(self.external_ids[human_id])
 
+    def check_tokens(self, logger: logging.Logger) -> None:
+        """At the end of a run: no user got a token (a wrong `auth_url` answers every
+        request alike) fails the run; some users without one are counted in one line."""
+        minted, refused = self.tokens.outcome()
+        if not refused:
+            return
+        reasons = Counter(refused.values()).most_common()
+        why = "; ".join(f"{n} with {reason}" for reason, n in reasons)
+        if not minted:
+            msg = (
+                f"Human API issued no access token for any of the {len(refused)} user(s) "
+                f"asked ({why}) at {self.token_url}: check auth_url, client_id and "
+                "client_secret; the users' Data API streams were not read"
+            )
+            raise ConfigError(msg)
+        logger.warning(
+            "Human API issued no access token for %d of %d user(s) (%s): their Data API "
+            "streams were skipped",
+            len(refused),
+            minted + len(refused),
+            why,
+        )
+
     def _mint(self, external_id: str) -> dict[str, t.Any]:
         """`POST <auth_url>/v1/connect/token` with `type: access` for one user."""
         body = {
@@ -84,18 +109,18 @@ class AppUsers:
         }
         request = self.transport.prepare("POST", self.token_url, json=body)
         try:
-            return t.cast(
-                "dict[str, t.Any]",
-                json_body(
-                    self.transport.send(request, "Human API token request", setting="auth_url")
-                ),
-            )
+            response = self.transport.send(request, "Human API token request", setting="auth_url")
         except UnauthorizedError as exc:
             msg = f"{exc}: check client_id and client_secret"
             raise ConfigError(msg) from None
         except HTTPStatusError as exc:
             reason = f"{exc.status} {exc.api_message}".strip()
             raise SubjectRefusedError(external_id, reason, first=True) from None
+        payload = json_body(response)
+        if not isinstance(payload, dict):
+            msg = f"the Human API token response from {self.token_url} is not a JSON object"
+            raise ResponseError(msg)
+        return payload
 
 
 class HumanApiStream(HumanRESTStream):

@@ -200,6 +200,10 @@ class TapHumanApi(HumanTap):
             shard=self.config.get("user_shard"),
         )
 
+    def sync_all(self) -> None:  # type: ignore[misc]
+        super().sync_all()
+        self.users.check_tokens(self.logger)
+
     def preflight(self) -> None:
         """One App Key call: a wrong app_key or client_id fails here, in one line."""
         try:

@@ -15,12 +15,14 @@ import os
 import re
 import socket
 import stat
+import subprocess
 import sys
 import threading
 import time
 import types
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import parse_qs, quote, quote_plus
 
 import pytest
@@ -679,3 +681,98 @@ def test_the_report_has_one_row_per_hostile_case_that_ran():
     assert "**Total: 5 tried, 4 held.**" in report
     assert report.endswith("## Did not hold\n\n- hostile servers: item 14: odd secret\n")
     assert "Hostile" not in render(logged[:1])
+
+
+# -- item 13: Human API users without a token ------------------------------------------------
+
+HUMANAPI = TAPS["humanapi"]
+
+
+def humanapi_cli(tmp_path: t.Any, emulator: t.Any, **settings: t.Any) -> t.Any:
+    config = HUMANAPI.config(emulator, "tap", wellness_mode="per_user", **settings)
+    return run_cli("tap-humanapi", tmp_path, config=config)
+
+
+def test_no_user_token_from_a_wrong_auth_url_fails_naming_it(tmp_path):
+    with HUMANAPI.emulator("tap") as emulator:
+        wrong = f"{emulator.auth_url}/wrong"
+        with trials.hostile("13", "auth_url answering 404 to every token request"):
+            run = humanapi_cli(tmp_path, emulator, auth_url=wrong)
+            assert run.returncode == 1
+            assert run.error_lines[-1].endswith(
+                f"Human API issued no access token for any of the {emulator.size} user(s) "
+                f"asked ({emulator.size} with 404 Not Found) at {wrong}/v1/connect/token: check "
+                "auth_url, client_id and client_secret; the users' Data API streams were not "
+                "read"
+            ), run.error_lines
+            assert "Traceback" not in run.stderr
+            # what was read before (the users) and its state stand: the last line is a STATE
+            assert json.loads(run.stdout.splitlines()[-1])["type"] == "STATE"
+
+
+def test_some_users_without_a_token_are_counted_in_one_line_at_the_end(tmp_path):
+    with HUMANAPI.emulator("tap") as emulator:
+        assert emulator.no_sources  # the dataset has users without a connected source
+        with trials.hostile("13", "some users refused a token (no connected source)"):
+            run = humanapi_cli(tmp_path, emulator)
+            assert run.returncode == 0
+            n, size = len(emulator.no_sources), emulator.size
+            summary = [line for line in run.stderr.splitlines() if f"of {size} user(s)" in line]
+            assert len(summary) == 1
+            assert summary[0].endswith(
+                f"Human API issued no access token for {n} of {size} user(s) ({n} with 404 "
+                "Not Found: No connected sources for this user): their Data API streams were "
+                "skipped"
+            ), summary
+
+
+def test_a_token_body_that_is_a_list_fails_in_one_line_naming_the_endpoint(tmp_path):
+    with HUMANAPI.emulator("tap") as emulator:
+        inner = emulator.server.app
+
+        def listing(request: Request) -> Response:
+            if request.path.endswith("/v1/connect/token"):
+                return json_response(200, [{"access_token": "in-a-list"}])
+            return inner(request)
+
+        emulator.server.app = listing
+        with trials.hostile("15", "a Human API token body that is a JSON list"):
+            run = humanapi_cli(tmp_path, emulator)
+            assert run.returncode == 1
+            assert run.error_lines[-1].endswith(
+                f"the Human API token response from {emulator.auth_url}/v1/connect/token is "
+                "not a JSON object"
+            ), run.error_lines
+            assert "Traceback" not in run.stderr
+
+
+# -- item 15: odd input --------------------------------------------------------------------
+
+
+def test_a_config_read_from_a_pipe_is_read_once(tmp_path):
+    with TAPS["humaans"].emulator("tap") as emulator:
+        config = json.dumps(TAPS["humaans"].config(emulator, "tap"))
+        tap = str(Path(sys.executable).parent / "tap-humaans")
+        with trials.hostile("15", "--config <(cat config.json), a pipe read once"):
+            done = subprocess.run(
+                ["bash", "-c", f'{tap} --config <(printf %s "$CONFIG") --discover'],
+                env={**os.environ, "CONFIG": config},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            assert "people" in {s["tap_stream_id"] for s in json.loads(done.stdout)["streams"]}
+
+
+@pytest.mark.parametrize("port", ["abc", "99999", "-1"])
+def test_a_url_with_a_bad_port_fails_in_one_line_naming_the_setting(tmp_path, port):
+    config = {"api_token": "x", "api_url": f"https://127.0.0.1:{port}/api"}
+    with trials.hostile("15", f"api_url with the port {port!r}"):
+        run = run_cli("tap-humaans", tmp_path, config=config)
+        assert run.returncode == 1
+        assert run.error_lines[-1].endswith(
+            f"api_url has no valid port: 'https://127.0.0.1:{port}/api'"
+        ), run.error_lines
+        assert "Traceback" not in run.stderr

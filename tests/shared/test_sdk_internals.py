@@ -12,7 +12,7 @@ import pytest
 from singer_sdk import RESTStream, Tap
 from singer_sdk.helpers import _state, _typing
 from singer_sdk.pagination import BaseAPIPaginator
-from singer_sdk.plugin_base import PluginBase
+from singer_sdk.plugin_base import PluginBase, _ConfigInput
 from singer_sdk.singerlib.encoding.simple import RecordMessage
 from singer_sdk.streams.core import Stream
 
@@ -74,6 +74,11 @@ PINS = {
     # SDKTap._setup_signal_handlers: the SDK's handlers are not installed.
     "PluginBase.__init__ installs signal handlers through _setup_signal_handlers": lambda: (
         "self._setup_signal_handlers()" in source(PluginBase.__init__)
+    ),
+    # config_input: the --config callback's result, built from files read once.
+    "cb_config returns a _ConfigInput of the merged files and parse_env": lambda: (
+        "_ConfigInput.from_cli_args(*value)" in source(PluginBase.cb_config)
+        and list(inspect.signature(_ConfigInput).parameters) == ["config", "parse_env"]
     ),
     # taps_shared.conform uses the SDK's own schema tests.
     "schema helpers the conformer shares": lambda: all(

@@ -25,10 +25,12 @@ def ids(result) -> list[str]:
     return [r["id"] for r in result.records.get("widgets", [])]
 
 
-def test_offset_paging_stops_at_total_without_an_extra_request():
+def test_offset_paging_ends_on_a_short_page_not_on_the_announced_total():
     result, requests = run(WidgetsApi(n=20))
     assert ids(result) == [f"w{i:03d}" for i in range(20)]
-    assert [r.query["$skip"] for r in requests] == [["0"], ["10"]]
+    # each page starts at the previous page's last record (the proof the listing held
+    # still), and paging ends on the short page, whatever the total says
+    assert [r.query["$skip"] for r in requests] == [["0"], ["9"], ["18"]]
     assert result.bookmark("widgets") == "2024-01-01T00:00:19.000Z"
 
 
@@ -165,11 +167,12 @@ def run_gadgets(api: WidgetsApi, state: dict | None = None, **config):
         server.stop()
 
 
-def test_page_index_paging_stops_at_total_pages_and_emits_oldest_first():
+def test_page_index_paging_ends_on_a_short_page_and_emits_oldest_first():
     result, requests = run_gadgets(WidgetsApi(n=30))
     assert [r["id"] for r in result.records["gadgets"]] == [f"w{i:03d}" for i in range(30)]
-    # pages after the first are fetched in parallel: they may arrive in any order
-    assert sorted(r.query["pageIndex"][0] for r in requests) == ["0", "1", "2"]
+    # pages after the first are fetched in parallel: they may arrive in any order; the
+    # last announced page is full, so one more ends the listing
+    assert sorted(r.query["pageIndex"][0] for r in requests) == ["0", "1", "2", "3"]
     assert result.bookmark("gadgets") == "2024-01-01T00:00:29.000Z"
 
 

@@ -39,6 +39,8 @@ class WidgetsApi:
     missing: bool = False
     #: `updatedAt` in three forms by turns: no milliseconds, milliseconds, +01:00.
     mixed_forms: bool = False
+    #: A lying server: the `total` (or `totalPages`) it announces instead of the truth.
+    announce: int | None = None
     rows: list[dict] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -79,7 +81,7 @@ class WidgetsApi:
         skip = 0 if self.ignore_skip else int(request.q("$skip") or 0)
         body: dict[str, t.Any] = {"limit": limit, "skip": skip, "data": rows[skip : skip + limit]}
         if not self.drop_total:
-            body["total"] = len(rows)
+            body["total"] = len(rows) if self.announce is None else self.announce
         return json_response(200, body)
 
     def page_by_index(self, request: Request) -> Response:
@@ -92,7 +94,7 @@ class WidgetsApi:
             key=lambda r: r["updatedAt"],
             reverse=True,
         )
-        pages = -(-len(rows) // size)
+        pages = -(-len(rows) // size) if self.announce is None else self.announce
         return json_response(
             200, {"data": rows[index * size : (index + 1) * size], "totalPages": pages}
         )

@@ -20,7 +20,7 @@ from singer_sdk.singerlib import Catalog
 
 from taps_shared import redact, writer
 from taps_shared.errors import ConfigError, Terminated, one_line
-from taps_shared.sdk import SDKTap
+from taps_shared.sdk import SDKTap, config_input
 
 #: Signals that stop a run cleanly: an orchestrator cancelling it, Ctrl-C.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -122,12 +122,14 @@ class CommandLineTap(SDKTap):
 
     @classmethod
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> t.Any:
-        """The SDK's, once each file is known to hold a JSON object: its own errors name no
-        file ("Expecting value: line 1 column 1")."""
+        """The SDK's, each file read once (a pipe such as `<(cat config.json)` can only be)
+        and known to hold a JSON object: the SDK's own errors name no file ("Expecting
+        value: line 1 column 1")."""
+        merged: dict[str, t.Any] = {}
         for path in value:
             if path != "ENV":
-                _load_json_object(_read_file(path, "config"), "config", path)
-        return super().cb_config(ctx, param, value)
+                merged |= _load_json_object(_read_file(path, "config"), "config", path)
+        return config_input(merged, parse_env="ENV" in value)
 
     @classmethod
     def invoke(  # type: ignore[override]

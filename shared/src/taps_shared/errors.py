@@ -26,6 +26,11 @@ class PaginationError(TapError):
     """The API's paging would repeat pages or never end."""
 
 
+class ListingShifted(PaginationError):
+    """An offset listing changed between two of its pages (a record created, deleted or
+    moved before the next page's offset): reading on would skip a record."""
+
+
 class ResponseError(TapError):
     """A response could not be used (not JSON, wrong envelope, missing key)."""
 

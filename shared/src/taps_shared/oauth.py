@@ -384,7 +384,7 @@ class SubjectTokens:
         except SubjectRefusedError as exc:
             self._refused[subject] = exc.reason
             raise
-        token = payload.get("access_token")
+        token = payload.get("access_token") if isinstance(payload, dict) else None
         if not isinstance(token, str) or not token:
             raise ResponseError(f"the token response for {subject} has no access_token")
         redact.register(token, payload.get("refresh_token"))
@@ -396,6 +396,11 @@ class SubjectTokens:
     def auth(self, subject: str) -> SubjectBearerAuth:
         """The authenticator of requests made on behalf of `subject`."""
         return SubjectBearerAuth(self, subject)
+
+    def outcome(self) -> tuple[int, dict[str, str]]:
+        """How many subjects got a token this run, and why each refused one was refused."""
+        with self._lock:
+            return len(self._tokens), dict(self._refused)
 
 
 class SubjectBearerAuth(HumanAuth):

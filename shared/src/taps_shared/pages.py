@@ -4,13 +4,18 @@ paginators it makes, which cannot loop forever.
 A tap declares its paging once, as data (`OffsetPaging(limit="$limit", offset="$skip")`);
 the stream asks it for each page's query parameters and for a fresh paginator. Every
 paginator fails loudly, instead of spinning, when the API repeats a token; the stream's
-PageGuard does the same for a repeated page or a run past the page cap. The offset flavour
-also stops on `total`, on a short page and on an empty page, so a full last page costs no
-extra request.
+PageGuard does the same for a repeated page or a run past the page cap.
+
+An announced total (`total`, `totalPages`, `X-Total-Count`) is a hint, never trusted: it
+lets the next pages be fetched in parallel, a window at a time, so memory does not depend
+on it; but paging ends only on a short or empty page, so a total lower than the truth
+truncates nothing (it is warned about), and one higher than the truth costs at most one
+window of empty pages.
 """
 
 from __future__ import annotations
 
+import logging
 import typing as t
 from dataclasses import dataclass
 from functools import partial
@@ -25,6 +30,9 @@ from taps_shared.responses import json_body
 from taps_shared.sdk import set_paginator_token
 
 DEFAULT_MAX_PAGES = 100_000
+#: Pages fetched ahead per window, per worker: what an announced total can make us plan.
+WINDOW_PER_WORKER = 4
+_logger = logging.getLogger(__name__)
 #: One page as fetched: the request sent and the response to it.
 Page = tuple[requests.PreparedRequest, requests.Response]
 Fetch = t.Callable[[t.Any], Page]
@@ -74,25 +82,39 @@ class GuardedPaginator(BaseAPIPaginator[t.Any]):
             raise PaginationError(msg)
         self._tokens.add(self.current_value)
 
-    def plan(self, response: requests.Response) -> list[t.Any]:
-        """The tokens of every page left, from the current one, when `response` (the page
-        just read) tells how many there are; otherwise none, and paging stays serial."""
-        return []
+    def plan(self, response: requests.Response) -> t.Sequence[t.Any]:
+        """The tokens of the pages left, from the current one, when `response` (the page
+        just read) announces how many there are (a lazy `range`, however large the
+        announcement); otherwise none, and paging stays serial."""
+        return ()
 
-    def resume(self, planned: list[t.Any], response: requests.Response) -> None:
+    def resume(self, planned: t.Sequence[t.Any], response: requests.Response) -> None:
         """Carry on after the planned pages were fetched out of band: `response` is the
         last one's. Pages beyond the plan (the listing grew meanwhile) are still read."""
         self._tokens.update(planned)
         set_paginator_token(self, planned[-1])
         self.advance(response)
 
+    def past_total(self, announced: int, unit: str) -> None:
+        """A full page came past what the API announced: reading goes on, said once."""
+        if not getattr(self, "_warned", False):
+            self._warned = True
+            _logger.warning(
+                "%s: the API announced %d %s but sends more; reading on to the last page",
+                self.label,
+                announced,
+                unit,
+            )
+
 
 class TotalOffsetPaginator(GuardedPaginator):
-    """Offset paging that knows the total: from a `{total, limit, skip, data}`-style
+    """Offset paging that may know the total: from a `{total, limit, skip, data}`-style
     envelope, or from a header (`X-Total-Count`) over a bare JSON array.
 
     The next offset is the current one plus the records received, so a server that clamps
-    the page size loses nothing. Stops at the total, on a short page and on an empty page.
+    the page size loses nothing. Stops on a short page and on an empty page; the total only
+    plans parallel fetches (a full page at the total costs one more request, which finds
+    the end or the records a low total hid).
     """
 
     def __init__(
@@ -104,6 +126,7 @@ class TotalOffsetPaginator(GuardedPaginator):
         total_key: str | None = "total",
         limit_key: str | None = "limit",
         total_header: str | None = None,
+        overlap: bool = False,
     ) -> None:
         super().__init__(0, label=label)
         self.page_size = page_size
@@ -111,6 +134,8 @@ class TotalOffsetPaginator(GuardedPaginator):
         self.total_key = total_key
         self.limit_key = limit_key
         self.total_header = total_header
+        #: Each page starts at the previous page's last record (`OffsetPaging.overlap`).
+        self.overlap = overlap and page_size > 1
 
     def records_of(self, response: requests.Response) -> list[t.Any]:
         """The records on a page."""
@@ -130,30 +155,31 @@ class TotalOffsetPaginator(GuardedPaginator):
 
     def has_more(self, response: requests.Response) -> bool:
         received = len(self.records_of(response))
-        if received == 0:
-            return False
-        total = self.total(response)
-        if total is not None and self.current_value + received >= total:
-            return False
         body = json_body(response)
         limit = body.get(self.limit_key) if self.limit_key and isinstance(body, dict) else None
-        return received >= (limit if isinstance(limit, int) and limit > 0 else self.page_size)
+        full = received > 0 and received >= (
+            limit if isinstance(limit, int) and limit > 0 else self.page_size
+        )
+        total = self.total(response)
+        if full and total is not None and int(self.current_value) + received > total:
+            self.past_total(total, "records")
+        return full
 
     def get_next(self, response: requests.Response) -> int:
-        return int(self.current_value) + len(self.records_of(response))
+        return int(self.current_value) + len(self.records_of(response)) - self.overlap
 
-    def plan(self, response: requests.Response) -> list[t.Any]:
+    def plan(self, response: requests.Response) -> t.Sequence[t.Any]:
         total = self.total(response)
-        step = len(self.records_of(response))  # what the server serves per page
-        if total is None or step == 0:
-            return []
-        return list(range(int(self.current_value), total, step))
+        step = len(self.records_of(response)) - self.overlap  # new records per page
+        if total is None or step <= 0:
+            return ()
+        return range(int(self.current_value), total - self.overlap, step)
 
 
 class PageIndexPaginator(GuardedPaginator):
     """Page-number paging (`pageIndex` from 0) over a `{data, totalPages}`-style envelope.
 
-    Stops after the last page `totalPages` announces, on a short page and on an empty page.
+    Stops on a short page and on an empty page; `totalPages` only plans parallel fetches.
     """
 
     def __init__(
@@ -174,20 +200,22 @@ class PageIndexPaginator(GuardedPaginator):
     def has_more(self, response: requests.Response) -> bool:
         body = json_body(response)
         records = (body.get(self.records_key) or []) if isinstance(body, dict) else []
-        if len(records) < self.page_size:
+        if not records or len(records) < self.page_size:
             return False
         total_pages = body.get(self.total_pages_key)
-        pages_read = int(self.current_value) - self.start + 1
-        return not isinstance(total_pages, int) or pages_read < total_pages
+        if isinstance(total_pages, int) and int(self.current_value) - self.start >= total_pages:
+            self.past_total(total_pages, "pages")
+        return True
 
     def get_next(self, response: requests.Response) -> int:
         return int(self.current_value) + 1
 
-    def plan(self, response: requests.Response) -> list[t.Any]:
-        total_pages = json_body(response).get(self.total_pages_key)
+    def plan(self, response: requests.Response) -> t.Sequence[t.Any]:
+        body = json_body(response)
+        total_pages = body.get(self.total_pages_key) if isinstance(body, dict) else None
         if not isinstance(total_pages, int):
-            return []
-        return list(range(int(self.current_value), self.start + total_pages))
+            return ()
+        return range(int(self.current_value), self.start + total_pages)
 
 
 class CursorPaginator(GuardedPaginator):
@@ -240,7 +268,14 @@ class Paging:
 
 @dataclass(frozen=True)
 class OffsetPaging(Paging):
-    """Offset paging: `?<limit>=N&<offset>=K`, the total in the body or a header."""
+    """Offset paging: `?<limit>=N&<offset>=K`, the total in the body or a header.
+
+    Offsets count records, so a record created, deleted or moved (an edit, in a listing
+    ordered by update time) before the next offset while a sync pages would shift the rest
+    by one and skip a record at a page boundary. With `overlap`, each page starts at the
+    previous page's last record, which the stream checks and drops (`ListingShifted` when
+    it is not there): one record per page buys the proof that nothing was skipped.
+    """
 
     limit: str = "limit"
     offset: str = "offset"
@@ -249,6 +284,7 @@ class OffsetPaging(Paging):
     total_header: str | None = None
     #: Body key echoing the page size the server used (it may clamp what was asked).
     limit_key: str | None = None
+    overlap: bool = True
 
     def params(self, token: t.Any, size: int) -> dict[str, t.Any]:
         return {self.limit: size, self.offset: token or 0}
@@ -261,6 +297,7 @@ class OffsetPaging(Paging):
             total_key=self.total_key,
             limit_key=self.limit_key,
             total_header=self.total_header,
+            overlap=self.overlap,
         )
 
 
@@ -314,19 +351,20 @@ def page_responses(
     fork: t.Callable[[t.Callable[[], Page]], t.Callable[[], Page]],
 ) -> t.Iterator[Page]:
     """`fetch(token)` for every page, in page order. When a page tells how many follow
-    (`GuardedPaginator.plan`), those are fetched `workers` at a time, each through
-    `fork` (which makes it fit to run in a worker thread); pages beyond the plan (the
-    listing grew meanwhile) are still read one by one."""
+    (`GuardedPaginator.plan`), the next window of them is fetched `workers` at a time,
+    each through `fork` (which makes it fit to run in a worker thread), and paging goes on
+    from the window's last page as it says: a short page ends it, a full one plans the
+    next window; pages beyond any plan are read one by one."""
+    window = workers * WINDOW_PER_WORKER
     while not paginator.finished:
         request, response = fetch(paginator.current_value)
         yield request, response
         paginator.advance(response)
-        if paginator.finished or workers < 2 or not isinstance(paginator, GuardedPaginator):
-            continue
-        planned = paginator.plan(response)
-        if len(planned) < 2:
-            continue
-        tasks = (fork(partial(fetch, token)) for token in planned)
-        for request, response in in_order(tasks, workers, f"{paginator.label}-pages"):
-            yield request, response
-        paginator.resume(planned, response)
+        while workers > 1 and not paginator.finished and isinstance(paginator, GuardedPaginator):
+            planned = paginator.plan(response)[:window]
+            if len(planned) < 2:
+                break
+            tasks = (fork(partial(fetch, token)) for token in planned)
+            for request, response in in_order(tasks, workers, f"{paginator.label}-pages"):
+                yield request, response
+            paginator.resume(planned, response)

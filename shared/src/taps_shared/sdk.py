@@ -16,6 +16,7 @@ from singer_sdk.helpers._typing import (  # the SDK's own tests of a schema, so 
     _is_exclusive_boolean_type as is_exclusive_boolean_type,
 )
 from singer_sdk.helpers._typing import is_object_type, is_uniform_list
+from singer_sdk.plugin_base import _ConfigInput
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -25,6 +26,7 @@ __all__ = [
     "SDKRecords",
     "SDKStream",
     "SDKTap",
+    "config_input",
     "is_exclusive_boolean_type",
     "is_object_type",
     "is_uniform_list",
@@ -116,3 +118,9 @@ class SDKTap(Tap):
 def set_paginator_token(paginator: BaseAPIPaginator, value: t.Any) -> None:
     """Set the token a paginator holds (its `current_value`)."""
     paginator._value = value
+
+
+def config_input(config: dict[str, t.Any], *, parse_env: bool) -> t.Any:
+    """What the SDK's `--config` callback returns: the merged config files, and whether
+    `--config ENV` asked for the environment too (the files are read once, by us)."""
+    return _ConfigInput(config=config, parse_env=parse_env)

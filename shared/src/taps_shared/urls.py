@@ -37,6 +37,11 @@ def check_base_url(url: str, setting: str) -> str:
     if parts.query or parts.fragment:
         msg = f"{setting} must not carry a query string or fragment"
         raise ConfigError(msg)
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number from 0 to 65535)
+    except ValueError:
+        msg = f"{setting} has no valid port: '{without_userinfo(url)}'"
+        raise ConfigError(msg) from None
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         msg = (
             f"{setting} must use https:// (plain http is only allowed for loopback hosts), "

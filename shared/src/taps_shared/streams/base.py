@@ -18,15 +18,24 @@ from datetime import UTC, datetime
 from functools import cached_property
 from urllib.parse import quote, urlsplit
 
+import orjson
 from singer_sdk.pagination import SinglePagePaginator
 from singer_sdk.streams.rest import PageContext
 
 from taps_shared.auth import HumanAuth
 from taps_shared.dates import normalise_timestamp
-from taps_shared.errors import ConfigError, ForbiddenError, HTTPStatusError, ResponseError
+from taps_shared.errors import (
+    ConfigError,
+    ForbiddenError,
+    HTTPStatusError,
+    ListingShifted,
+    PaginationError,
+    ResponseError,
+)
 from taps_shared.pages import DEFAULT_MAX_PAGES, Page, PageGuard, Paging, page_responses
 from taps_shared.responses import json_body
 from taps_shared.sdk import SDKStream
+from taps_shared.spill import Spool, sorted_records
 from taps_shared.streams import prefetch
 from taps_shared.streams.conformed import ConformedStream
 from taps_shared.streams.filters import IncrementalFilter
@@ -143,7 +152,7 @@ class HumanRESTStream(FullTableVersion, ConformedStream, SDKStream):
             return None
         return self.paging.paginator(self.page_size, self.records_key, self.name)
 
-    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+    def parse_response(self, response: requests.Response) -> list[dict]:
         records = self.extract_records(json_body(response), response)
         self._part.guard.check(records)
         self._part.extracted_at = datetime.now(UTC)
@@ -268,28 +277,37 @@ class HumanRESTStream(FullTableVersion, ConformedStream, SDKStream):
                 self.replication_key,
             )
 
-    def _oldest_first(self, records: t.Iterable[dict]) -> list[dict]:
-        """Buffer what the API returns, up to the bookmark when it sends newest first."""
-        kept = []
+    def _oldest_first(self, records: t.Iterable[dict]) -> t.Iterator[dict]:
+        """What the API returns, oldest first (up to the bookmark when it sends newest
+        first), sorted in bounded memory: a large partition spills to disk."""
+        return sorted_records(
+            self._newer_than_bookmark(records), key=lambda r: self.bookmark_value(r) or ""
+        )
+
+    def _newer_than_bookmark(self, records: t.Iterable[dict]) -> t.Iterator[dict]:
         since = self._part.since
         for record in records:
             value = self.bookmark_value(record)
             if self.api_order == "descending" and since and value and value < since:
-                break  # everything after this is older still: stop paging
-            kept.append(record)
-        kept.sort(key=lambda record: self.bookmark_value(record) or "")
-        return kept
+                return  # everything after this is older still: stop paging
+            yield record
 
     def request_all(self, context: Context | None) -> t.Iterator[dict]:
-        """Every record of the partition, recovering from first-page errors that allow it."""
+        """Every record of the partition, recovering from first-page errors that allow it,
+        and reading the listing again when it shifts between two pages."""
         yielded = False
+        read = _ReadSoFar(self)
         while True:
             self._part.guard = PageGuard(self.name, self.max_pages)
             try:
                 for record in self.paged_records(context):
+                    if read.again(record):
+                        continue
                     yielded = True
                     yield record
                 return
+            except ListingShifted as exc:
+                read.restart(exc)
             except HTTPStatusError as exc:
                 if yielded or not self._recover(exc):
                     raise
@@ -301,6 +319,9 @@ class HumanRESTStream(FullTableVersion, ConformedStream, SDKStream):
         """The partition's records: fetched ahead if they were, for the same bookmark."""
         fetched = self.prefetched.pop(prefetch.partition_key(context), None)
         if fetched is None or fetched.since != self._part.since:
+            return self.request_all(context)
+        if isinstance(fetched.error, ListingShifted):
+            self.logger.warning("%s: reading it again from the start", fetched.error)
             return self.request_all(context)
         if isinstance(fetched.error, HTTPStatusError):
             return self.request_all(context)  # again, in order, where _recover can act
@@ -327,7 +348,7 @@ class HumanRESTStream(FullTableVersion, ConformedStream, SDKStream):
         self._part.since = since
         self._part.guard = guard = PageGuard(self.name, self.max_pages)
         try:
-            return prefetch.Fetched(since, list(self.paged_records(context)), guard)
+            return prefetch.Fetched(since, Spool(self.paged_records(context)), guard)
         except HTTPStatusError as exc:
             if exc.status == 404 and self.on_not_found == "empty":
                 return prefetch.Fetched(since, [], guard)  # no data for this partition
@@ -355,15 +376,34 @@ class HumanRESTStream(FullTableVersion, ConformedStream, SDKStream):
         workers = self.tap.max_parallel_requests
         if self.api_order == "descending" and self._part.since:
             workers = 1  # newest first, reading stops at the bookmark: no pages ahead
+        overlap = getattr(paginator, "overlap", False)
+        last = None  # the key of the previous page's last record, which this page repeats
         with self.get_http_request_counter() as counter:
             counter.with_context(context)
             for request, response in page_responses(paginator, fetch, workers, self._forked):
                 counter.increment()
                 self.update_sync_costs(request, response, context)
                 records = self.parse_response(response)
+                if last is not None:
+                    if not records or self.listing_key(records[0]) != last:
+                        where = urlsplit(request.url or "").path
+                        msg = (
+                            f"{self.name}: GET {where} changed between two pages (a record "
+                            "created, deleted or moved)"
+                        )
+                        raise ListingShifted(msg)
+                    records = records[1:]
                 if not records:
                     return
+                if overlap:
+                    last = self.listing_key(records[-1])
                 yield from records
+
+    def listing_key(self, record: dict) -> t.Any:
+        """What tells a record from the others in a listing: its primary key as sent."""
+        if not self.primary_keys:
+            return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+        return tuple(record.get(key) for key in self.primary_keys)
 
     def _forked(self, fetch: t.Callable[[], Page]) -> t.Callable[[], Page]:
         """`fetch`, to run in a worker thread as part of the partition being synced now."""
@@ -427,3 +467,58 @@ def _without_generic_failure_line(record: logging.LogRecord) -> bool:
 
 def _get(body: t.Any, key: str) -> t.Any:
     return body.get(key) if isinstance(body, dict) else None
+
+
+class _ReadSoFar:
+    """What a partition's reading has yielded, so that a listing that shifted between two
+    pages (`ListingShifted`) is read again without losing or repeating a record.
+
+    A listing in bookmark order (ascending) goes on from the newest bookmark yielded, the
+    records already yielded at that instant skipped; any other is read again from its
+    start (its records are buffered and sorted, or written as a full table, so a record
+    read twice is harmless). A listing that shifts `MAX_SHIFTS` times in a row without
+    progress stops the run in one line; what was written stays valid.
+    """
+
+    MAX_SHIFTS = 3
+
+    def __init__(self, stream: HumanRESTStream) -> None:
+        self.stream = stream
+        self.ordered = bool(stream.replication_key) and stream.api_order == "ascending"
+        self.newest: str | None = None
+        self.at_newest: set[t.Any] = set()  # the keys yielded at the newest bookmark
+        self.shifts = 0
+        self.skipping = False
+
+    def again(self, record: dict) -> bool:
+        """Whether `record` was yielded before the listing was read again (skip it)."""
+        if not self.ordered:
+            return False
+        value = self.stream.bookmark_value(record)
+        key = self.stream.listing_key(record)
+        if self.skipping and value == self.newest and key in self.at_newest:
+            return True
+        if value is not None and (self.newest is None or value > self.newest):
+            self.newest, self.at_newest = value, set()
+            self.skipping = False
+        if value == self.newest:
+            self.at_newest.add(key)
+        return False
+
+    def restart(self, shifted: ListingShifted) -> None:
+        """Prepare to read the listing again, or stop when it will not hold still."""
+        stream = self.stream
+        part = stream._part
+        progressed = self.ordered and self.newest is not None and self.newest != part.since
+        self.shifts = 0 if progressed else self.shifts + 1
+        if self.shifts > self.MAX_SHIFTS:
+            msg = (
+                f"{shifted}, {self.shifts} times in a row while the tap read it: records "
+                "already written and their state stay valid; run the tap again"
+            )
+            raise PaginationError(msg) from None
+        if progressed:
+            part.since = self.newest
+        self.skipping = self.ordered
+        start = f"{stream.replication_key} {part.since}" if self.skipping else "the start"
+        stream.logger.warning("%s: reading it again from %s", shifted, start)

@@ -27,7 +27,7 @@ class Fetched:
     """One partition fetched ahead: its records, or the error fetching it raised."""
 
     since: str | None
-    records: list[dict]
+    records: t.Iterable[dict]  # a `Spool`: memory bounded however large the partition
     guard: PageGuard
     error: Exception | None = None
 
