@@ -134,6 +134,7 @@ class TapHuma(HumanTap):
         ),
         settings.requests_per_second(5, "Huma documents no limit"),
         *settings.transport(),
+        *settings.privacy(),
     ).to_dict()
 
     def check_settings(self) -> None:

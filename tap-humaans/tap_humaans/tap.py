@@ -80,6 +80,7 @@ class TapHumaans(HumanTap):
             ),
         ),
         *settings.transport(),
+        *settings.privacy(),
     ).to_dict()
 
     def build_authenticator(self) -> BearerTokenAuth:

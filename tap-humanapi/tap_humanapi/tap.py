@@ -176,6 +176,7 @@ class TapHumanApi(HumanTap):
             examples=["0/4"],
         ),
         *settings.transport(),
+        *settings.privacy(),
     ).to_dict()
 
     @property

@@ -85,6 +85,7 @@ class TapHumanos(HumanTap):
         settings.page_size(default=100, maximum=100, minimum=5),
         settings.requests_per_second(2, "Humanos documents no read limit; writes are 1/s"),
         *settings.transport(),
+        *settings.privacy(),
     ).to_dict()
 
     @property

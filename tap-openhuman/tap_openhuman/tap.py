@@ -117,6 +117,7 @@ class TapOpenHuman(HumanTap):
             0.9, "the Free plan allows 60 per minute; raise it for Pro or Team"
         ),
         *settings.transport(),
+        *settings.privacy(),
     ).to_dict()
 
     def check_settings(self) -> None:
