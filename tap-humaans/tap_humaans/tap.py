@@ -42,6 +42,18 @@ STREAMS = StreamTable(
         StreamSpec("working_patterns", "/working-patterns"),
         StreamSpec("public_holidays", "/public-holidays"),
         StreamSpec("public_holiday_calendars", "/public-holiday-calendars"),
+        StreamSpec("public_holiday_calendar_days", "/public-holiday-calendar-days"),
+        StreamSpec("working_pattern_allocations", "/working-pattern-allocations"),
+        # Leave balances: computed by the API and changing as days pass, without a known
+        # updatedAt, so read in full every run (every person's periods, every year).
+        StreamSpec(
+            "time_away_periods", "/time-away-periods", replication_key=None, incremental=None
+        ),
+        StreamSpec("spaces", "/spaces"),
+        StreamSpec("document_folders", "/document-folders", scope=DOCUMENTS),
+        StreamSpec("equipment_types", "/equipment-types"),
+        StreamSpec("equipment_names", "/equipment-names"),
+        StreamSpec("identity_document_types", "/identity-document-types", scope=DOCUMENTS),
     ],
 )
 
