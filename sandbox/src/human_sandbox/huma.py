@@ -89,7 +89,6 @@ DRIFT = {
     "group_details": Drift(
         nested=("members[]", "links[]", "grants[]", "grants[].role"), enums={"type", "domain"}
     ),
-    "job_title_details": Drift(),
 }
 
 
@@ -891,7 +890,7 @@ class _Builder:
                 ctx, users[i], simple, admin if admin is not ctx else None
             )
         emu.job_titles = [{"id": t["id"], "name": t["name"]} for t in self.titles]
-        emu.job_title_details = {t["id"]: t for t in self.titles}
+        emu.title_descriptions = {t["id"]: t["description"] for t in self.titles}
         emu.service_user = self._service_user(emu)
         emu.work_schedules = self._work_schedules()
 
@@ -1438,7 +1437,7 @@ class HumaEmulator(Emulator):
         self.groups: list[dict[str, Any]] = []
         self.group_members: dict[str, list[int]] = {}
         self.job_titles: list[dict[str, Any]] = []
-        self.job_title_details: dict[str, dict[str, Any]] = {}
+        self.title_descriptions: dict[str, str | None] = {}
         self.work_schedules: dict[str, dict[str, Any]] = {}
         self.service_user: dict[str, Any] = {}
         self._builder = _Builder(seed, size)
@@ -1467,7 +1466,7 @@ class HumaEmulator(Emulator):
         self.positions = {u: [next(positions) for _ in ps] for u, ps in self.positions.items()}
         self.groups = drift_records(self.groups, DRIFT["groups"])
         self.job_titles = drift_records(self.job_titles, DRIFT["job_titles"])
-        for name in ("position_details", "work_schedules", "group_details", "job_title_details"):
+        for name in ("position_details", "work_schedules", "group_details"):
             served: dict[Any, dict[str, Any]] = getattr(self, name)
             drifted = drift_records(list(served.values()), DRIFT[name])
             setattr(self, name, dict(zip(served, drifted, strict=True)))
@@ -1488,6 +1487,14 @@ class HumaEmulator(Emulator):
     def holidays(self, country: str, from_date: str, to_date: str) -> list[str]:
         """What ``GET /holidays/{country}?fromDate&toDate`` serves (both ends inclusive)."""
         return [d for d in CALENDAR.get(country, ()) if from_date <= d <= to_date]
+
+    def job_title_detail(self, title_id: str) -> dict[str, Any] | None:
+        """``GET /job-titles/{id}`` (JobTitle): the list's item with its description, so
+        a title renamed, added or removed in ``job_titles`` is so in its details too."""
+        summary = next((t for t in self.job_titles if t["id"] == title_id), None)
+        if summary is None:
+            return None
+        return {**summary, "description": self.title_descriptions.get(title_id)}
 
     def _group_detail(self, group: dict[str, Any]) -> dict[str, Any]:
         """``GET /groups/{id}`` (GroupDetails: members as full User list items)."""
@@ -1833,7 +1840,7 @@ class HumaEmulator(Emulator):
 
     def _get_job_title(self, raw: str) -> Response:
         title_id = self._uuid(raw, "id")
-        title = self.job_title_details.get(title_id)
+        title = self.job_title_detail(title_id)
         if title is None:
             return json_response(404, not_found("JobTitle", raw))
         return json_response(200, title)

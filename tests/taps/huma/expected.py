@@ -38,7 +38,7 @@ def expected_records(emulator: HumaEmulator) -> dict[str, list[dict]]:
         "groups": emulator.groups,
         "group_details": [emulator.group_details[g["id"]] for g in emulator.groups],
         "job_titles": emulator.job_titles,
-        "job_title_details": [emulator.job_title_details[t["id"]] for t in emulator.job_titles],
+        "job_title_details": [emulator.job_title_detail(t["id"]) for t in emulator.job_titles],
         "holidays": [
             {"countryCode": c, "date": d}
             for c in HUMA_HOLIDAYS["holiday_countries"]
