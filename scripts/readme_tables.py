@@ -86,7 +86,7 @@ FACTS: dict[str, Facts] = {
     ),
     "tap-huma": Facts(
         "Huma",
-        "HR platform: users, positions, groups, job titles and public holidays",
+        "HR platform: users, positions, work schedules, groups, job titles and public holidays",
         "https://humahr.com",
         "OAuth2 client credentials",
         ("hris", "hr"),

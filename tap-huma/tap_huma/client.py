@@ -47,8 +47,13 @@ class UsersStream(HumaStream):
         return params
 
 
-class UserDetailsStream(HumaStream):
-    """`GET /users/{userId}`, its Field wrappers unwrapped to their values."""
+class FieldDetailsStream(HumaStream):
+    """A detail endpoint whose attributes come in Field wrappers (`GET /users/{userId}`,
+    `GET /users/{userId}/positions/{id}`): one record per request, each wrapper replaced by
+    its value."""
+
+    one_record = True
+    paging = None
 
     def extract_records(self, body: t.Any, response: requests.Response) -> list[dict]:
         return [unwrap_fields(record) for record in super().extract_records(body, response)]
