@@ -264,7 +264,7 @@ def test_secrets_the_api_sends_are_never_emitted(tmp_path, openhuman):
     assert len(served) == len(openhuman.backend.data["api_keys"]) + len(
         openhuman.backend.data["webhooks"]
     )
-    run = run_cli("tap-openhuman", tmp_path, config=config(openhuman))
+    run = run_cli("tap-openhuman", tmp_path, config=config(openhuman), env={"LOGLEVEL": "DEBUG"})
     assert run.returncode == 0, run.stderr
     records = [m["record"] for m in run.messages if m["type"] == "RECORD"]
     assert {m["stream"] for m in run.messages if m["type"] == "RECORD"} >= {"api_keys", "webhooks"}
