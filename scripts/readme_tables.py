@@ -100,14 +100,16 @@ FACTS: dict[str, Facts] = {
     ),
     "tap-openhuman": Facts(
         "OpenHuman",
-        "TinyHumans OpenHuman API: agents, conversations, memories, runs and usage",
+        "TinyHumans: the /v1 agents API, and the hosted backend (account, teams, billing, "
+        "agent sessions and tasks, memory, webhooks)",
         "https://tinyhumans.ai",
-        "`sk_` API key, or OAuth2 refresh token with rotation",
+        "`sk_` API key or OAuth2 refresh token (/v1); backend token or `x-api-key` (backend)",
         ("ai", "agents"),
         settings_groups=(
             ("api_key",),
             ("client_id", "client_secret", "refresh_token"),
             ("client_id", "client_secret", "token_cache_path"),
+            ("backend_token",),
         ),
     ),
     "tap-humanapi": Facts(

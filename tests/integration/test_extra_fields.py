@@ -33,7 +33,7 @@ EXPECTED: dict[str, t.Callable[[t.Any], dict[str, list[dict]]]] = {
     "humaans": lambda emulator: {s: emulator.data[p] for s, p in STREAM_PATHS.items()},
     "huma": huma_expected,
     "humanos": humanos_expected,
-    "openhuman": lambda emulator: emulator.data,
+    "openhuman": lambda emulator: {**emulator.data, **emulator.backend.data},
     "humanapi": lambda emulator: {
         s: list(rows.values()) for s, rows in humanapi_expected(emulator).items()
     },
