@@ -94,9 +94,7 @@ def test_company_and_lookup_fields_the_public_client_reads(humaans, humaans_conf
     } <= patterns
 
 
-def test_pages_respect_the_limit_and_each_repeats_the_previous_last_record(
-    humaans, humaans_config
-):
+def test_pages_respect_the_limit_and_each_repeats_the_previous_last_record(humaans, humaans_config):
     config = {**humaans_config, "page_size": 7}
     catalog = select_only(TapHumaans, config, {"people"})
     result = sync(TapHumaans, config, catalog=catalog)
