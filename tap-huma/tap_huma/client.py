@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typing as t
 
-from taps_shared import HumanRESTStream, OffsetPaging
+from taps_shared import HumanRESTStream, OffsetPaging, Paging
 
 if t.TYPE_CHECKING:
     import requests
@@ -34,7 +34,7 @@ class HumaStream(HumanRESTStream):
     primary_keys: t.ClassVar[list[str]] = ["id"]
     state_partitioning_keys: t.ClassVar[list[str]] = []
     records_key: str | None = "items"
-    paging = OffsetPaging(limit="limit", offset="offset")
+    paging: Paging | None = OffsetPaging(limit="limit", offset="offset")
 
 
 class UsersStream(HumaStream):
