@@ -187,7 +187,10 @@ def select_all(case: TapSpec, config: dict) -> dict:
     catalog = case.tap_class(config=config, validate_config=False).catalog_dict
     for entry in catalog["streams"]:
         entry["metadata"][0]["metadata"]["selected"] = True
-    return deselect(catalog, "credentials", "w3cCredential") if case.name == "humanos" else catalog
+    if case.name == "humanos":
+        deselect(catalog, "credentials", "w3cCredential")
+        deselect(catalog, "credential_details", "w3cCredential", "credential")
+    return catalog
 
 
 def without_extra(result: SyncResult) -> dict[str, list[dict]]:
