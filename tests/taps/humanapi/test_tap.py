@@ -137,7 +137,7 @@ def test_a_401_re_mints_that_users_token_once(humanapi):
 
 
 def test_tokens_expiring_mid_run_are_re_minted_before_they_lapse():
-    with HumanApiEmulator(seed=7, size=4, token_ttl=1, latency_ms=70) as emulator:
+    with HumanApiEmulator(seed=7, size=4, token_ttl=2, latency_ms=70) as emulator:
         result = sync(TapHumanApi, HUMANAPI.config(emulator, wellness_mode="per_user"))
         want = expected(emulator, "per_user")
     assert {s: keyed(rows) for s, rows in result.records.items()} == want
