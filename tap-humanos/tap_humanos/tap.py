@@ -5,14 +5,16 @@ from __future__ import annotations
 from singer_sdk import typing as th
 
 from tap_humanos import schemas
-from tap_humanos.client import HumanosStream
+from tap_humanos.client import HumanosStream, RequestsStream
 from taps_shared import ConfigError, HmacSignedAuth, HumanTap, StreamSpec, StreamTable, settings
 from taps_shared.errors import UnauthorizedError
 
 #: Requests and the activity log come newest first and are incremental on `createdAt`;
 #: resources and groups are full table. A request's credentials (decisions and W3C
 #: credential included) come from its detail, `GET /request/{requestId}`. The activity
-#: log exists in dated API versions only: a 404 (v1) skips it with a warning.
+#: log exists in dated API versions only: a 404 (v1) skips it with a warning. Deletes:
+#: ACTIVATE_VERSION for the full-table streams; for requests, cancellation, which the API
+#: reports itself (RequestsStream), so no key sweep; the activity log is append-only.
 STREAMS = StreamTable(
     HumanosStream,
     schemas,
@@ -23,6 +25,8 @@ STREAMS = StreamTable(
             replication_key="createdAt",
             api_order="descending",
             context={"requestId": "id"},
+            sweep=None,
+            base=RequestsStream,
         ),
         StreamSpec(
             "credentials",
@@ -40,6 +44,7 @@ STREAMS = StreamTable(
             replication_key="createdAt",
             api_order="descending",
             on_not_found="skip",
+            sweep=None,
         ),
     ],
 )
@@ -84,6 +89,8 @@ class TapHumanos(HumanTap):
         settings.start_date("createdAt of requests and activity events"),
         settings.page_size(default=100, maximum=100, minimum=5),
         settings.requests_per_second(2, "Humanos documents no read limit; writes are 1/s"),
+        settings.activate_version(),
+        settings.delete_sweep(),
         *settings.transport(),
     ).to_dict()
 

@@ -25,7 +25,9 @@ OAUTH_SETTINGS = ("client_id", "client_secret", "refresh_token")
 
 #: `agents` is documented by the vendor; the others follow the proposed contract in the
 #: project's spec, and each is skipped with one warning when the account's API answers 404.
-#: Messages are read per conversation, with one bookmark per conversation.
+#: Messages are read per conversation, with one bookmark per conversation. Deleted records
+#: are found by a key sweep of each listing, except messages (append-only: they go with
+#: their conversation) and usage (daily totals, never deleted).
 STREAMS = StreamTable(
     OpenHumanStream,
     schemas,
@@ -44,6 +46,7 @@ STREAMS = StreamTable(
             replication_key="created_at",
             incremental=after("created_after"),
             on_not_found="empty",
+            sweep=None,
         ),
         StreamSpec("memories", "/memories", on_not_found="skip"),
         StreamSpec("runs", "/runs", on_not_found="skip"),
@@ -53,6 +56,7 @@ STREAMS = StreamTable(
             primary_keys=("date", "model"),
             replication_key="date",
             on_not_found="skip",
+            sweep=None,
             base=UsageStream,
         ),
     ],
@@ -116,6 +120,8 @@ class TapOpenHuman(HumanTap):
         settings.requests_per_second(
             0.9, "the Free plan allows 60 per minute; raise it for Pro or Team"
         ),
+        settings.activate_version(),
+        settings.delete_sweep(),
         *settings.transport(),
     ).to_dict()
 

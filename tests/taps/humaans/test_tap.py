@@ -14,6 +14,7 @@ from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
 from tap_humaans.tap import TapHumaans
 from tests.support.helpers import SyncResult, as_emitted, parse_messages, select_only, sync
 from tests.support.registry import TAPS
+from tests.taps.humaans.sweeps import is_sweep, listing_requests
 
 STREAMS = list(TAPS["humaans"].streams)
 
@@ -50,7 +51,7 @@ def test_pages_respect_the_limit_and_stop_at_total(humaans, humaans_config):
     config = {**humaans_config, "page_size": 7}
     catalog = select_only(TapHumaans, config, {"people"})
     result = sync(TapHumaans, config, catalog=catalog)
-    people = [r for r in humaans.server.requests if r.path == "/api/people"]
+    people = listing_requests(humaans.server.requests, "/api/people")
     # pages after the first are fetched in parallel: they may arrive in any order
     assert sorted(int(r.query["$skip"][0]) for r in people) == list(range(0, 40, 7))
     assert {r.query["$limit"][0] for r in people} == {"7"}
@@ -93,9 +94,12 @@ def check_incremental_run(humaans: HumaansEmulator, humaans_config: dict) -> Non
     assert moved["people"] == len(changed) + boundary_rows["people"]
     assert all(moved[s] == boundary_rows[s] for s in incremental if s != "people")
     assert sum(moved.values()) < sum(len(first.records[s]) for s in incremental) / 50
-    people_calls = [r for r in humaans.server.requests if r.path == "/api/people"]
+    people_calls = listing_requests(humaans.server.requests, "/api/people")
     assert len(people_calls) == 1  # 600 people took 3 pages; the 8 changes take one
     assert people_calls[0].query["updatedAt[$gte]"] == [old_bookmark]
+    # and the sweep for deleted people: ids only, 250 at a time, paged by id
+    sweep = [r for r in humaans.server.requests if r.path == "/api/people" and is_sweep(r)]
+    assert len(sweep) == len(humaans.data["people"]) // 250 + 1
 
 
 def test_a_killed_sync_resumes_from_its_last_state_without_loss(tmp_path):

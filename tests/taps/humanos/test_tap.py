@@ -21,9 +21,16 @@ def humanos() -> t.Iterator[HumanosEmulator]:
         yield emulator
 
 
+def as_listed(request: dict) -> dict:
+    """A request as the tap emits it: a canceled one marked deleted, at its canceledAt."""
+    if request["canceledAt"] is None:
+        return request
+    return {**request, "_sdc_deleted_at": request["canceledAt"]}
+
+
 def expected(emulator: HumanosEmulator) -> dict[str, list[dict]]:
     records = {
-        "requests": emulator.requests,
+        "requests": [as_listed(r) for r in emulator.requests],
         "credentials": [
             {**c, "requestId": r["id"]}
             for r in emulator.requests
