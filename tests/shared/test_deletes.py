@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import typing as t
 import zlib
 
 import pytest
@@ -31,10 +32,14 @@ class TapWidgetsWithDeletes(TapWidgets):
     """The widgets tap with the two delete settings every tap of the collection has."""
 
     name = "tap-widgets-deletes"
-    _deletes = th.PropertiesList(settings.activate_version(), settings.delete_sweep()).to_dict()
-    config_jsonschema = {
+    config_jsonschema: t.ClassVar[dict] = {
         **TapWidgets.config_jsonschema,
-        "properties": {**TapWidgets.config_jsonschema["properties"], **_deletes["properties"]},
+        "properties": {
+            **TapWidgets.config_jsonschema["properties"],
+            **th.PropertiesList(settings.activate_version(), settings.delete_sweep()).to_dict()[
+                "properties"
+            ],
+        },
     }
 
     def discover_streams(self) -> list[WidgetsStream]:
@@ -100,7 +105,7 @@ def test_a_damaged_ledger_is_an_error_naming_the_stream(entry):
     if entry == {}:
         assert decode_ledger(entry, "widgets") is None  # no keys kept: not an error
         return
-    with pytest.raises(ConfigError, match="^the state's widgets delete ledger is not valid"):
+    with pytest.raises(ConfigError, match=r"^the state's widgets delete ledger is not valid"):
         decode_ledger(entry, "widgets")
 
 
@@ -110,7 +115,7 @@ def test_the_cadence_setting():
     assert Cadence.parse(None).off  # a tap without the setting detects no deletes
     assert Cadence.parse("7d").interval.days == 7
     assert Cadence.parse("12h").interval.total_seconds() == 12 * 3600
-    with pytest.raises(ConfigError, match="^delete_sweep must be every_run, off or an interval"):
+    with pytest.raises(ConfigError, match=r"^delete_sweep must be every_run, off or an interval"):
         Cadence.parse("weekly")
 
 
