@@ -12,6 +12,7 @@ only its keys (`sweep`, for `streams.tombstones`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import typing as t
@@ -259,6 +260,7 @@ class HumanRESTStream(TombstoningStream, ConformedStream, SDKStream):
         self._part.since = self.starting_bookmark(context)
         self._part.unkeyed = 0
         self._part.skipped = self._part.complete = False
+        self.swept_ahead = None
         records: t.Iterable[dict] = self._prefetched_or_requested(context)
         if self.replication_key and self.api_order != "ascending":
             records = self._oldest_first(records)
@@ -319,6 +321,7 @@ class HumanRESTStream(TombstoningStream, ConformedStream, SDKStream):
         if fetched.error is not None:
             raise fetched.error
         self._part.guard = fetched.guard
+        self.swept_ahead = fetched.swept
         return fetched.records
 
     def starting_bookmark_hint(self, context: Context) -> str | None:
@@ -339,13 +342,19 @@ class HumanRESTStream(TombstoningStream, ConformedStream, SDKStream):
         self._part.since = since
         self._part.guard = guard = PageGuard(self.name, self.max_pages)
         try:
-            return prefetch.Fetched(since, list(self.paged_records(context)), guard)
+            fetched = prefetch.Fetched(since, list(self.paged_records(context)), guard)
         except HTTPStatusError as exc:
             if exc.status == 404 and self.on_not_found == "empty":
                 return prefetch.Fetched(since, [], guard)  # no data for this partition
             return prefetch.Fetched(since, [], guard, exc)
         except Exception as exc:  # raised, or recovered from, when the partition syncs
             return prefetch.Fetched(since, [], guard, exc)
+        if self.sweep_due(context):
+            # Here, not in the main thread later: the run's requests stay in the workers.
+            # An error is met again in order, by the sweep the partition then runs itself.
+            with contextlib.suppress(Exception):
+                fetched.swept = self.swept_keys(context)
+        return fetched
 
     def with_children_prefetched(
         self, records: t.Iterable[dict], context: Context | None, workers: int

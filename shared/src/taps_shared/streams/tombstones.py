@@ -58,6 +58,8 @@ class TombstoningStream(FullTableVersion, SDKStream):
         self._emitted: set[Key] = set()  # keys of the partition's records, this run
         self._emitted_deleted: set[Key] = set()  # those emitted already marked deleted
         self._listed: set[Key] = set()  # keys the full-table listing returned, filtered or not
+        #: The partition's sweep, made ahead with its records (in a worker thread), if any.
+        self.swept_ahead: set[Key] | None = None
 
     # -- what this stream tracks ------------------------------------------------------
 
@@ -178,6 +180,14 @@ class TombstoningStream(FullTableVersion, SDKStream):
         self.cascade(gone, when)
         self._store(state, current, kept)
 
+    def sweep_due(self, context: Context | None) -> bool:
+        """Whether the partition is swept this run (read without creating its state)."""
+        if not self.tracks_keys or not self.replication_key or self.sweep is None:
+            return False
+        state = self.partition_state_if_exists(context) or {}
+        entry = state.get(LEDGER)
+        return self.cadence.due(entry if isinstance(entry, dict) else None, datetime.now(UTC))
+
     def _sweep(
         self, context: Context | None, known: set[Key], entry: dict, when: str, kept: dict
     ) -> tuple[set[Key], set[Key]]:
@@ -185,7 +195,7 @@ class TombstoningStream(FullTableVersion, SDKStream):
         `kept`); nothing gone otherwise."""
         if self.sweep is None or not self.cadence.due(entry, datetime.now(UTC)):
             return set(), known
-        swept = self.swept_keys(context)
+        swept = self.swept_ahead if self.swept_ahead is not None else self.swept_keys(context)
         if swept is None:
             return set(), known
         gone = known - swept
