@@ -19,11 +19,15 @@ from functools import cached_property
 
 from taps_shared.sdk import SDKRecords
 
+if t.TYPE_CHECKING:
+    from singer_sdk import Tap
+
 
 class FullTableVersion(SDKRecords):
     """A stream that announces its version at the end of a complete full-table sync (with
     the tap's `emit_activate_version_messages` setting)."""
 
+    tap: Tap  # set by ConformedStream
     _version_started = False
     _listing_incomplete = False
 
