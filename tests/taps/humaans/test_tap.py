@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -220,3 +221,44 @@ def test_missing_scope_follows_on_missing_scope(scope_mode, caplog):
         if r.getMessage().startswith("Skipping stream")
     }
     assert skipped == gated
+
+
+def test_the_key_sweep_lists_ids_only_paged_by_id(humaans, humaans_config):
+    catalog = select_only(TapHumaans, humaans_config, {"people"})
+    sync(TapHumaans, humaans_config | {"page_size": 15}, catalog=catalog)
+    sweep = [r.query for r in humaans.server.requests if is_sweep(r)]
+    ids = sorted(p["id"] for p in humaans.data["people"])
+    assert sweep == [
+        {"$limit": ["15"], "$skip": ["0"], "$select[]": ["id"], "$sort[id]": ["1"], **after}
+        for after in ({}, {"id[$gt]": [ids[14]]}, {"id[$gt]": [ids[29]]})
+    ]  # 40 people: two full pages and a short one
+
+
+def test_a_rejected_key_only_listing_falls_back_to_the_full_listing(
+    humaans, humaans_config, caplog
+):
+    catalog = select_only(TapHumaans, humaans_config, {"people"})
+    first = sync(TapHumaans, humaans_config, catalog=catalog)
+    (gone,) = humaans.delete_records("people", 1)
+    # the listing's first page passes, the sweep's is refused
+    humaans.server.faults.add("status", status=400, path="/api/people", after=1)
+    with caplog.at_level(logging.WARNING):
+        second = sync(TapHumaans, humaans_config, catalog=catalog, state=first.final_state)
+    assert "the API rejected the key-only listing" in caplog.text
+    assert [r["id"] for r in second.records["people"] if r.get("_sdc_deleted_at")] == [gone["id"]]
+
+
+def test_a_person_deleted_then_restored_comes_back_after_the_tombstone(humaans, humaans_config):
+    catalog = select_only(TapHumaans, humaans_config, {"people"})
+    first = sync(TapHumaans, humaans_config, catalog=catalog)
+    gone = humaans.delete_records("people", 1)
+    second = sync(TapHumaans, humaans_config, catalog=catalog, state=first.final_state)
+    (tombstone,) = [r for r in second.records["people"] if r.get("_sdc_deleted_at")]
+    assert tombstone["id"] == gone[0]["id"]
+    assert {k for k, v in tombstone.items() if v is not None} == {"id", "_sdc_deleted_at"}
+    humaans.recreate_records("people", gone)
+    third = sync(TapHumaans, humaans_config, catalog=catalog, state=second.final_state)
+    (back,) = [r for r in third.records["people"] if r["id"] == gone[0]["id"]]
+    assert not back.get("_sdc_deleted_at")
+    assert back["firstName"] == gone[0]["firstName"]
+    assert not [r for r in third.records["people"] if r.get("_sdc_deleted_at")]

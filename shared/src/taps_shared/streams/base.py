@@ -267,7 +267,7 @@ class HumanRESTStream(TombstoningStream, ConformedStream, SDKStream):
         count = 0
         for record in records:
             count += 1
-            self.note_listed(record)
+            self.note_listed(record, context)
             yield record
         self._part.complete = not self._part.skipped
         self.logger.info(

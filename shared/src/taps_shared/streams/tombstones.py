@@ -142,10 +142,11 @@ class TombstoningStream(FullTableVersion, SDKStream):
             if record.get(TOMBSTONE):
                 self._emitted_deleted.add(key)
 
-    def note_listed(self, record: dict) -> None:
-        """A record of a full-table listing, as the API returned it."""
+    def note_listed(self, record: dict, context: Context | None) -> None:
+        """A record of a full-table listing, as the API returned it (the parent's keys
+        it may lack are the context's)."""
         if self.tracks_keys and not self.replication_key:
-            self._listed.add(self.key_of(record))
+            self._listed.add(self.key_of({**(context or {}), **record}))
 
     def end_listing(self, context: Context | None) -> None:
         """Compare, tombstone and store the ledger, once the partition's records are out."""
