@@ -156,9 +156,10 @@ def delete_sweep() -> th.Property:
         default="every_run",
         title="Delete sweep",
         description=(
-            "How often incremental streams list their keys to find deleted records, each "
-            "sent as a tombstone (its key and `_sdc_deleted_at`): `every_run`, an interval "
-            "such as `12h`, `7d` or `2w` (a sweep when the last is that old), or `off` (no "
+            "How often incremental streams look for records deleted at the source (a key "
+            "sweep of their listing, or the API's own report of deletions), each then sent "
+            "as a tombstone (its key and `_sdc_deleted_at`): `every_run`, an interval such "
+            "as `12h`, `7d` or `2w` (a sweep when the last is that old), or `off` (no "
             "deletes detected, and no keys kept in the state)."
         ),
         examples=["every_run", "7d", "off"],
