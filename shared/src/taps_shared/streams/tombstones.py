@@ -226,8 +226,10 @@ class TombstoningStream(FullTableVersion, SDKStream):
         """Write the partition's ledger: `keys`, and what else it keeps (`kept`)."""
         if self.cadence.every_run:
             kept.pop("swept_at", None)
-        state[LEDGER] = {**(encode_ledger(keys) if self.tracks_keys else {}), **kept}
-        self.note_state_changed()
+        entry = {**(encode_ledger(keys) if self.tracks_keys else {}), **kept}
+        if state.get(LEDGER) != entry:
+            state[LEDGER] = entry
+            self.note_state_changed()
 
     # -- tombstones ------------------------------------------------------------------
 
