@@ -162,16 +162,7 @@ class TapHuma(HumanTap):
                 "(`isActive=true`)."
             ),
         ),
-        th.Property(
-            "emit_activate_version_messages",
-            th.BooleanType,
-            default=True,
-            title="Emit ACTIVATE_VERSION",
-            description=(
-                "Announce each full-table sync with ACTIVATE_VERSION, so targets that "
-                "support it can remove rows deleted in Huma."
-            ),
-        ),
+        settings.activate_version(),
         settings.requests_per_second(5, "Huma documents no limit"),
         *settings.transport(),
         *settings.privacy(),

@@ -92,6 +92,8 @@ class TapHumaans(HumanTap):
                 "warning naming the scope; `fail` stops the run."
             ),
         ),
+        settings.activate_version(),
+        settings.delete_sweep(),
         *settings.transport(),
         *settings.privacy(),
     ).to_dict()

@@ -165,9 +165,10 @@ class UsersStream(AppStream):
     run, and the user record itself does not change when that data does. The users' Data
     API partitions are fetched `max_parallel_users` at a time."""
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+    def partition_records(self, context: Context | None) -> t.Iterable[dict]:
         workers = int(self.config.get("max_parallel_users") or 4)
-        return self.with_children_prefetched(super().get_records(context), context, workers)
+        records = super().partition_records(context)
+        return self.with_children_prefetched(records, context, workers)
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         return row if self.users.admit(row) else None
@@ -179,7 +180,10 @@ class BatchStream(AppStream):
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         kept = super().post_process(row, context)
-        return kept if kept is not None and self.users.covers(kept.get("humanId")) else None
+        return kept if kept is not None and self.sweep_keeps(kept) else None
+
+    def sweep_keeps(self, record: dict) -> bool:
+        return self.users.covers(record.get("humanId"))
 
 
 class UserStream(HumanApiStream):

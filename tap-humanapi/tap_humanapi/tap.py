@@ -199,6 +199,8 @@ class TapHumanApi(HumanTap):
             ),
             examples=["0/4"],
         ),
+        settings.activate_version(),
+        settings.delete_sweep(),
         *settings.transport(),
         *settings.privacy(),
     ).to_dict()
@@ -206,6 +208,13 @@ class TapHumanApi(HumanTap):
     @property
     def stream_table(self) -> StreamTable:  # type: ignore[override]
         return STREAMS[self.config.get("wellness_mode", "batch")]
+
+    @property
+    def partial_listing(self) -> bool:  # type: ignore[override]
+        """Some users only (`client_user_ids`, `user_shard`): what a full-table listing
+        lacks may be another run's, so no ACTIVATE_VERSION; a removed user's rows are
+        tombstoned instead (see the README's Deletes)."""
+        return bool(self.config.get("client_user_ids") or self.config.get("user_shard"))
 
     def check_settings(self) -> None:
         super().check_settings()

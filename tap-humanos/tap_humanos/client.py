@@ -1,25 +1,32 @@
 """What is particular to Humanos: `{data, totalPages}` pages with `pageIndex`/`pageSize` and
 day-rounded `dateFrom` filters (signing and the `API-Version` header live in the tap); a
 request's detail that completes it and carries its credentials; an evidence route older
-API versions lack; webhook registrations that may carry their secrets."""
+API versions lack; webhook registrations and agents that may carry their secrets; canceled
+requests as its deletes."""
 
 from __future__ import annotations
 
 import re
 import typing as t
 from functools import cached_property, partial
+from urllib.parse import urlencode
 
 from taps_shared import HumanRESTStream, IncrementalFilter, PageNumberPaging
-from taps_shared.errors import HTTPStatusError
+from taps_shared.dates import normalise_timestamp
+from taps_shared.errors import HTTPStatusError, ResponseError
 from taps_shared.pages import PageGuard
 from taps_shared.parallel import in_order
 from taps_shared.streams import prefetch
+from taps_shared.streams.deletes import TOMBSTONE
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-#: Field names of secrets a webhook registration may carry: never emitted.
-_SECRET_NAME = re.compile(r"secret|salt|password|token", re.IGNORECASE)
+#: Field names of secrets a webhook registration or an agent may carry: never emitted.
+_SECRET_NAME = re.compile(r"secret|salt|password|token|api_?key", re.IGNORECASE)
+
+#: The largest page the API serves.
+PAGE_MAX = 100
 
 
 class HumanosStream(HumanRESTStream):
@@ -39,9 +46,17 @@ class RequestsStream(HumanosStream):
     more). When `credentials` is not extracted but `agent` or `issuer` is, the same detail
     requests are made for them alone; when neither is, none. Details are read
     `max_parallel_requests` requests ahead. v1 answers 404 for a canceled request's
-    detail: that request has no agent, issuer or credentials (one warning counts them)."""
+    detail: that request has no agent, issuer or credentials (one warning counts them). An
+    agent's secrets (an `apiKey`, the v1 OpenAPI says) are dropped like a webhook's.
+
+    A canceled request is a deleted one. A request listed with `canceledAt` is emitted
+    whole, with `_sdc_deleted_at` set to that time. One canceled after it was emitted is
+    never listed again (the stream reads only new requests): the `REQUEST_CANCELED` events
+    of the activity log tell of it, and it gets a tombstone. API versions without the
+    activity log (v1) report no cancellations."""
 
     missing_details = 0
+    signals = True
 
     @property
     def details(self) -> CredentialsStream:
@@ -92,8 +107,60 @@ class RequestsStream(HumanosStream):
         if detail is None:
             self.missing_details += 1
             detail = {}
-        record["agent"] = detail.get("agent")
+        record["agent"] = without_secrets(detail.get("agent"))
         record["issuer"] = detail.get("issuer")
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        kept = super().post_process(row, context)
+        if kept is not None and kept.get("canceledAt"):
+            kept[TOMBSTONE] = kept["canceledAt"]
+        return kept
+
+    def deletion_signals(self, cursor: t.Any) -> tuple[set[tuple], dict] | None:
+        """The requests of the `REQUEST_CANCELED` events after `cursor` (`{since, seen}`:
+        the newest event read so far, and the ids of the events at that instant)."""
+        since = (cursor or {}).get("since")
+        seen = set((cursor or {}).get("seen") or ())
+        events = self._cancellations(since)
+        if events is None:
+            return None
+        fresh = [e for e in events if since is None or e["at"] > since or e["id"] not in seen]
+        newest = max((e["at"] for e in events), default=since)
+        at_newest = {e["id"] for e in events if e["at"] == newest}
+        if newest == since:
+            at_newest |= seen
+        keys = {(e["entityId"],) for e in fresh if e.get("entityId")}
+        return keys, {"since": newest, "seen": sorted(at_newest)}
+
+    def _cancellations(self, since: str | None) -> list[dict] | None:
+        """`GET /activity?type=REQUEST_CANCELED`, newest first, down to `since` (inclusive;
+        everything when None); None when the API version has no activity log (404)."""
+        query = {"type": "REQUEST_CANCELED", "entityType": "request", "pageSize": PAGE_MAX}
+        if since is not None:
+            query["dateFrom"] = since[:10]  # the API rounds it down to the day
+        events: list[dict] = []
+        index = 0
+        while True:
+            path = f"/activity?{urlencode({**query, 'pageIndex': index})}"
+            try:
+                body = self.tap.get_json(path, f"{self.name} cancellations")
+            except HTTPStatusError as exc:
+                if exc.status == 404 and index == 0:
+                    return None
+                raise
+            page = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(page, list):
+                msg = f"{self.name}: GET /activity returned no 'data' list"
+                raise ResponseError(msg)
+            for event in page:
+                at = normalise_timestamp(str(event.get("createdAt")), "an activity createdAt")
+                if since is not None and at < since:
+                    return events  # newest first: the rest is older still
+                events.append({**event, "at": at})
+            index += 1
+            total = body.get("totalPages")
+            if not page or not isinstance(total, int) or index >= total:
+                return events
 
 
 class CredentialsStream(HumanosStream):

@@ -21,7 +21,10 @@ from taps_shared.errors import UnauthorizedError
 #: agent and issuer to the request and gives its credentials (decisions and W3C credential
 #: included); each credential is then read on its own (`GET /credential/{credentialId}`:
 #: tags, revocation) with its evidence. The activity log and the evidence exist in dated
-#: API versions only: a 404 (v1) skips them with a warning, as it does webhooks.
+#: API versions only: a 404 (v1) skips them with a warning, as it does webhooks. Deletes:
+#: ACTIVATE_VERSION for the full-table streams without a parent; for requests,
+#: cancellation, which the API reports itself (RequestsStream), so no key sweep; the
+#: activity log is append-only.
 STREAMS = StreamTable(
     HumanosStream,
     schemas,
@@ -32,6 +35,7 @@ STREAMS = StreamTable(
             replication_key="createdAt",
             api_order="descending",
             context={"requestId": "id"},
+            sweep=None,
             base=RequestsStream,
         ),
         StreamSpec(
@@ -72,6 +76,7 @@ STREAMS = StreamTable(
             replication_key="createdAt",
             api_order="descending",
             on_not_found="skip",
+            sweep=None,
         ),
         StreamSpec(
             "webhooks",
@@ -124,6 +129,8 @@ class TapHumanos(HumanTap):
         settings.start_date("createdAt of requests and activity events"),
         settings.page_size(default=100, maximum=100, minimum=5),
         settings.requests_per_second(2, "Humanos documents no read limit; writes are 1/s"),
+        settings.activate_version(),
+        settings.delete_sweep(),
         *settings.transport(),
         *settings.privacy(),
     ).to_dict()

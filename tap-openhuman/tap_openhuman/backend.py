@@ -147,8 +147,10 @@ class BackendStream(HumanRESTStream):
 
     def request_all(self, context: Context | None) -> t.Iterator[dict]:
         """Every record, or none with one warning when the credential cannot read the
-        route (401, 403 or 404 on the first page): the run goes on without it."""
+        route (401, 403 or 404 on the first page): the run goes on without it, and a
+        skipped listing marks nothing deleted."""
         if self.tap.backend_authenticator is None:  # type: ignore[attr-defined]
+            self._part.skipped = True
             self.logger.warning(
                 "Skipping stream %s: no credential for the hosted backend (set backend_token, "
                 "or api_key for its machine routes)",
@@ -163,6 +165,7 @@ class BackendStream(HumanRESTStream):
         except HTTPStatusError as exc:
             if yielded or exc.status not in UNREADABLE:
                 raise
+            self._part.skipped = True
             where = "".join(f" for {key} {value}" for key, value in (context or {}).items())
             self.logger.warning(
                 "Skipping stream %s%s: %s (%s)", self.name, where, UNREADABLE[exc.status], exc

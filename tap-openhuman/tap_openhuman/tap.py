@@ -38,7 +38,8 @@ OAUTH_SETTINGS = ("client_id", "client_secret", "refresh_token")
 #: Contract (A), the `/v1` API: `agents` is documented by the vendor; the others follow the
 #: proposed contract in the project's spec, and each is skipped with one warning when the
 #: account's API answers 404. Messages are read per conversation, with one bookmark per
-#: conversation.
+#: conversation. Deleted records are found by a key sweep of each listing, except messages
+#: (append-only: they go with their conversation) and usage (daily totals, never deleted).
 V1_STREAMS = [
     StreamSpec("agents", "/agents"),
     StreamSpec(
@@ -54,6 +55,7 @@ V1_STREAMS = [
         replication_key="created_at",
         incremental=after("created_after"),
         on_not_found="empty",
+        sweep=None,
     ),
     StreamSpec("memories", "/memories", on_not_found="skip"),
     StreamSpec("runs", "/runs", on_not_found="skip"),
@@ -63,6 +65,7 @@ V1_STREAMS = [
         primary_keys=("date", "model"),
         replication_key="date",
         on_not_found="skip",
+        sweep=None,
         base=UsageStream,
     ),
 ]
@@ -70,6 +73,8 @@ V1_STREAMS = [
 #: Contract (B), the hosted backend the vendor's SDK is generated from (`backend_url`). A
 #: route the credential cannot read (401, 403, 404) skips its stream with one warning. The
 #: objects without an id of their own (spend caps, team usage, balance, plan) have no key.
+#: Deletes: ACTIVATE_VERSION for the full-table streams, a key sweep for sessions, tasks and
+#: memory documents; the messages and events of a session are append-only and go with it.
 NO_KEY: tuple[str, ...] = ()
 BACKEND_STREAMS = [
     # account
@@ -108,6 +113,7 @@ BACKEND_STREAMS = [
         primary_keys=("sessionId", "seq"),
         replication_key="ts",
         unix_seconds=("ts",),
+        sweep=None,
     ),
     backend(
         "session_events",
@@ -116,6 +122,7 @@ BACKEND_STREAMS = [
         primary_keys=("sessionId", "seq"),
         replication_key="at",
         unix_seconds=("at",),
+        sweep=None,
     ),
     backend("tasks", "/medulla/v1/tasks", records_key="tasks", replication_key="updatedAt"),
     backend("workflows", "/medulla/v1/workflows", records_key="workflows"),
@@ -139,6 +146,7 @@ BACKEND_STREAMS = [
         primary_keys=("sessionId", "seq"),
         replication_key="ts",
         unix_seconds=("ts",),
+        sweep=None,
     ),
     # memory (Neocortex)
     backend(
@@ -256,6 +264,8 @@ class TapOpenHuman(HumanTap):
         settings.requests_per_second(
             0.9, "the Free plan allows 60 per minute; raise it for Pro or Team"
         ),
+        settings.activate_version(),
+        settings.delete_sweep(),
         *settings.transport(),
         *settings.privacy(),
     ).to_dict()

@@ -1,5 +1,7 @@
 """End to end into a real PostgreSQL: `meltano run tap-humaans target-postgres` and
-`meltano run tap-huma target-postgres`, then a second, incremental run of each.
+`meltano run tap-huma target-postgres`, then a second, incremental run of each; and deletes:
+records deleted at the source between two runs of tap-humaans, tap-humanos and tap-humanapi
+(a user removed from the app) are marked `_sdc_deleted_at`, and nothing else changes.
 
 Meltano, its plugins and the PostgreSQL binaries are installed by `make test`; this test
 starts its own server on a free loopback port (tests/support/postgres.py) and its own emulators,
@@ -20,8 +22,12 @@ import pytest
 
 from human_sandbox.huma import HumaEmulator
 from human_sandbox.humaans import STREAM_PATHS, HumaansEmulator
+from human_sandbox.humanapi import HumanApiEmulator
+from human_sandbox.humanos import HumanosEmulator
 from tap_huma.tap import TapHuma
 from tap_humaans.tap import TapHumaans
+from tap_humanapi.tap import TapHumanApi
+from tap_humanos.tap import TapHumanos
 from tests.support import meltano_cli
 from tests.support.postgres import PostgresServer, find_bin_dir
 from tests.support.registry import HUMA_HOLIDAYS
@@ -199,14 +205,15 @@ def test_huma_into_postgres_then_again_with_activate_version(
         renamed, removed = huma.job_titles[0], huma.job_titles.pop()
         huma.job_titles[0] = {**renamed, "name": "Chief Emulation Officer"}
         huma.job_titles.append({"id": NEW_TITLE_ID, "name": "Data Steward"})
+        (removed_group,) = huma.delete_groups(1)
 
         second = meltano_run("tap-huma", tmp_path, env, pg)
         expected = expected_records(huma)
 
-    assert records_loaded(second) == records_loaded(first)
+    assert records_loaded(second) == records_loaded(first) - 2  # one group (and its details) fewer
     for stream, records in expected.items():
-        if stream in ("job_titles", "job_title_details"):
-            continue  # the removed title: below
+        if stream in ("job_titles", "job_title_details", "groups", "group_details"):
+            continue  # the removed title and group: below
         rows = assert_table_holds(pg, "tap_huma", stream, keys[stream], records)
         assert all(r["_sdc_deleted_at"] is None for r in rows.values()), stream
     titles = {r["id"]: r for r in pg.rows("SELECT * FROM tap_huma.job_titles")}
@@ -221,3 +228,95 @@ def test_huma_into_postgres_then_again_with_activate_version(
     assert details[removed["id"]]["_sdc_deleted_at"] is not None
     live = {i for i, r in details.items() if r["_sdc_deleted_at"] is None}
     assert live == {r["id"] for r in expected["job_title_details"]}
+    groups = {r["id"]: r for r in pg.rows("SELECT * FROM tap_huma.groups")}
+    assert {i for i, r in groups.items() if r["_sdc_deleted_at"] is not None} == {removed_group}
+    assert {i for i, r in groups.items() if r["_sdc_deleted_at"] is None} == {
+        r["id"] for r in expected["groups"]
+    }
+    # its details (a full-table child) the same way
+    details = {r["id"]: r for r in pg.rows("SELECT * FROM tap_huma.group_details")}
+    assert {i for i, r in details.items() if r["_sdc_deleted_at"] is not None} == {removed_group}
+    assert {i for i, r in details.items() if r["_sdc_deleted_at"] is None} == {
+        r["id"] for r in expected["group_details"]
+    }
+
+
+# -- deletes ---------------------------------------------------------------------------
+
+#: The taps whose deletes reach the target through tombstones (or, for full-table
+#: streams, ACTIVATE_VERSION), with their schema.
+DELETING = {"tap-humaans": TapHumaans, "tap-humanos": TapHumanos, "tap-humanapi": TapHumanApi}
+
+
+def snapshot(pg: PostgresServer, tap: str) -> dict[str, dict[tuple, dict]]:
+    """Every row of the tap's schema, by table and primary key; duplicated keys fail."""
+    keys = primary_keys(DELETING[tap])
+    schema = tap.replace("-", "_")
+    out = {}
+    for table in sorted(tables(pg, schema)):
+        rows = pg.rows(f"SELECT * FROM {schema}.{table}")
+        by_key = {tuple(row[k] for k in keys[table]) for row in rows}
+        assert len(by_key) == len(rows), f"{table}: duplicated primary keys"
+        out[table] = {tuple(row[k] for k in keys[table]): row for row in rows}
+    return out
+
+
+def data(row: dict) -> dict:
+    """A row without the target's metadata columns (`_sdc_*`)."""
+    return {k: v for k, v in row.items() if not k.startswith("_sdc_")}
+
+
+def test_deletes_mark_exactly_the_deleted_rows(pg: PostgresServer, tmp_path: Path) -> None:
+    with (
+        HumaansEmulator(seed=11, size=25) as humaans,
+        HumanosEmulator(seed=7, size=20) as humanos,
+        HumanApiEmulator(seed=7, size=4) as humanapi,
+    ):
+        env = {
+            "TAP_HUMAANS_API_URL": humaans.url,
+            "TAP_HUMANOS_API_URL": humanos.url,
+            "TAP_HUMANAPI_API_URL": humanapi.api_url,
+            "TAP_HUMANAPI_AUTH_URL": humanapi.auth_url,
+        }
+        for tap in DELETING:
+            meltano_run(tap, tmp_path, env, pg)
+        before = {tap: snapshot(pg, tap) for tap in DELETING}
+
+        # 3 people, 2 job roles, 1 location; 1 Humanos resource (full table); 1 user
+        # removed from the Human API app, with every row of theirs.
+        deleted = {
+            ("tap-humaans", table): {(r["id"],) for r in humaans.delete_records(path, n)}
+            for table, path, n in (("people", "people", 3), ("job_roles", "job-roles", 2))
+        }
+        deleted["tap-humaans", "locations"] = {
+            (r["id"],) for r in humaans.delete_records("locations", 1)
+        }
+        deleted["tap-humanos", "resources"] = {(i,) for i in humanos.delete_resources(1)}
+        human = next(
+            u["humanId"] for u in humanapi.users if u["humanId"] not in humanapi.no_sources
+        )
+        humanapi.remove_user(human)
+        for table, rows in before["tap-humanapi"].items():
+            theirs = {key for key, row in rows.items() if row.get("humanId") == human}
+            if theirs:
+                deleted["tap-humanapi", table] = theirs
+
+        for tap in DELETING:
+            meltano_run(tap, tmp_path, env, pg)
+        after = {tap: snapshot(pg, tap) for tap in DELETING}
+
+    assert len(deleted) >= 3 + 1 + 10  # Human API: users, profile, sources, medical, wellness
+    for tap, tables_before in before.items():
+        for table, rows in tables_before.items():
+            now = after[tap][table]
+            assert now.keys() == rows.keys(), (tap, table)  # nothing added, nothing removed
+            marked = {
+                key
+                for key, row in now.items()
+                if row["_sdc_deleted_at"] is not None and rows[key]["_sdc_deleted_at"] is None
+            }
+            assert marked == deleted.get((tap, table), set()), (tap, table)
+            for key, row in rows.items():
+                if key not in marked:
+                    assert data(now[key]) == data(row), (tap, table, key)
+                    assert now[key]["_sdc_deleted_at"] == row["_sdc_deleted_at"]

@@ -11,7 +11,9 @@ identical to the clean run. "Faults injected" counts the faults that actually fi
 Retries are instant in-process (`RetryPolicy.backoff` -> 0, `Retry-After: 0` and an HTTP
 date already due); one test keeps real waits to prove Retry-After is honoured in both
 forms. The burst longer than the retry budget ends each tap's canary CLI run (see
-tests/reliability/cases.py): it must fail in one line, leaving a STATE to resume from.
+tests/reliability/cases.py): it must fail in one line, leaving a STATE to resume from. A
+burst on the requests that look for deletes (key sweeps, reports of deletions) must leave
+no tombstone for a key not yet seen, and the next run must emit the ones due.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from tests.reliability.cases import (
     record_set,
 )
 from tests.reliability.trials import trial
+from tests.support.deletes import DELETING, DeleteRuns, keys_by_stream
 from tests.support.helpers import SyncResult, sync
 from tests.support.registry import TAPS
 
@@ -229,3 +232,33 @@ def test_a_lost_token_response_under_strict_rotation_fails_in_one_clear_line(tap
         assert grants == [True, False], "the exchange happened once, its replay was refused"
         line = one_line(failure.value)
         assert "re-authorize" in line and "400" in line, line
+
+
+@pytest.mark.parametrize("spec", DELETING, ids=[spec.name for spec in DELETING])
+def test_a_fault_while_looking_for_deletes_tombstones_nothing_it_has_not_seen(
+    spec, fork_server, tmp_path
+):
+    """Records deleted, then a run whose requests that look for deletes (a key sweep, a
+    report of deletions) fail with 503 beyond the retry budget from the second on: it fails
+    in one line, emits only tombstones due, and the next run emits the rest."""
+    with spec.emulator("resume") as emulator:
+        config = spec.config(emulator, "resume", max_retries=1)
+        runs = DeleteRuns(spec, emulator, fork_server(spec.script), tmp_path, config)
+        first = runs.run(None)
+        assert first.returncode == 0, first.stderr[-3000:]
+        expected = spec.deletes.delete(emulator, first.records())  # type: ignore[union-attr]
+        runs.interceptor.mode = "fail"
+        failed = runs.run(first.last_state)
+        runs.interceptor.mode = "off"
+        again = runs.run(failed.last_state or first.last_state)
+    with trial(spec.name, "faults", "503 burst while looking for deletes") as outcome:
+        outcome.count = len(runs.interceptor.fired)
+        assert failed.returncode == 1 and runs.interceptor.fired
+        assert "Traceback" not in failed.stderr
+        assert "503" in [line for line in failed.stderr.splitlines() if "| ERROR" in line][-1]
+        early = keys_by_stream(failed.tombstones(runs.keys))
+        assert all(keys <= expected.get(stream, set()) for stream, keys in early.items())
+        assert again.returncode == 0, again.stderr[-3000:]
+        late = keys_by_stream(again.tombstones(runs.keys))
+        union = {s: early.get(s, set()) | late.get(s, set()) for s in {*early, *late}}
+        assert union == expected

@@ -32,6 +32,10 @@ tap): the resume is the SIGKILL chain's; what they add is the exit itself.
 tap-huma has no incremental stream (every stream is full table, re-read whole on each run
 by design), so it has no SIGKILL chain; its SIGTERM exit is checked all the same.
 
+A run killed while it looks for deletes (a key sweep, a report of deletions) emits no
+tombstone for a key it has not yet seen: records are deleted, a run is killed at its second
+such request, and the run resumed from its last STATE tombstones exactly what was deleted.
+
 Runs go through a `ForkServer` (the console script's code in a real, killable process,
 without the 1.7 s interpreter and SDK start-up per run).
 """
@@ -53,6 +57,7 @@ import pytest
 
 from taps_shared.dates import parse_datetime
 from tests.reliability.trials import trial
+from tests.support.deletes import DELETING, DeleteRuns, keys_by_stream
 from tests.support.forkserver import ForkServer
 from tests.support.registry import TAPS, USES, TapSpec
 
@@ -502,3 +507,38 @@ def test_a_stop_signal_in_a_long_retry_wait_ends_the_run_at_once(signum, fork_se
     assert "people" not in last["value"].get("bookmarks", {}) or not last["value"]["bookmarks"][
         "people"
     ].get("replication_key_value")
+
+
+# -- killed while looking for deletes ------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", DELETING, ids=[spec.name for spec in DELETING])
+def test_a_run_killed_while_looking_for_deletes_tombstones_nothing_it_has_not_seen(
+    spec, fork_server, tmp_path
+):
+    """Records deleted, then a run killed (SIGKILL) at a request that looks for deletes
+    (the second key sweep page, the report of deletions): it emits only tombstones due, the
+    run resumed from its last STATE emits the rest, each deleted record gets one in the
+    end, and no live record ever gets one."""
+    with spec.emulator("resume") as emulator:
+        runs = DeleteRuns(
+            spec, emulator, fork_server(spec.script), tmp_path, spec.config(emulator, "resume")
+        )
+        first = runs.run(None)
+        assert first.returncode == 0, first.stderr[-3000:]
+        expected = spec.deletes.delete(emulator, first.records())  # type: ignore[union-attr]
+        runs.interceptor.mode = "kill"
+        killed = runs.run(first.last_state, kill=True)
+        runs.interceptor.mode = "off"
+        resumed = runs.run(killed.last_state or first.last_state)
+        after = runs.run(resumed.last_state)
+    with trial(spec.script, "kill points", "SIGKILL while looking for deletes"):
+        assert killed.returncode == -signal.SIGKILL and runs.interceptor.fired
+        early = keys_by_stream(killed.tombstones(runs.keys))
+        assert all(keys <= expected.get(stream, set()) for stream, keys in early.items())
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        late = keys_by_stream(resumed.tombstones(runs.keys))
+        assert all(keys <= expected.get(stream, set()) for stream, keys in late.items())
+        union = {s: early.get(s, set()) | late.get(s, set()) for s in {*early, *late}}
+        assert union == expected
+        assert after.tombstones(runs.keys) == {}

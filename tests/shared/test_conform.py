@@ -21,8 +21,14 @@ HUMAANS = TAPS["humaans"]
 
 
 def sdk_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The plain SDK record path: its selection pass and its recursive conformance."""
-    monkeypatch.setattr(HumanRESTStream, "_process_record", Stream._process_record)
+    """The plain SDK record path: its selection pass and its recursive conformance (the
+    keys of deletes tracking still noted, as they are not the SDK's business)."""
+
+    def process(self: t.Any, record: dict, *args: t.Any, **kwargs: t.Any) -> None:
+        self.record_processed(record)
+        Stream._process_record(self, record, *args, **kwargs)
+
+    monkeypatch.setattr(HumanRESTStream, "_process_record", process)
     monkeypatch.setattr(ConformedStream, "_write_record_message", Stream._write_record_message)
 
 

@@ -9,7 +9,7 @@ from singer_sdk.singerlib.catalog import SelectionMask
 
 from taps_shared.conform import compile_conformer
 from taps_shared.errors import SchemaDriftError
-from taps_shared.schemas import EXTRA_PROPERTY, complete_schema
+from taps_shared.schemas import EXTRA_PROPERTY, TOMBSTONE_PROPERTY, complete_schema
 
 SCHEMA = complete_schema(
     {
@@ -135,6 +135,8 @@ def test_every_schema_a_tap_loads_declares_extra_as_an_open_object():
     assert complete_schema({"properties": {"id": {"type": "string"}}})["properties"] == {
         "id": {"type": "string"},
         "_extra": EXTRA_PROPERTY,
+        "_sdc_deleted_at": TOMBSTONE_PROPERTY,
     }
+    assert TOMBSTONE_PROPERTY["type"] == ["string", "null"]
     assert EXTRA_PROPERTY["type"] == ["object", "null"]
     assert EXTRA_PROPERTY["additionalProperties"] is True

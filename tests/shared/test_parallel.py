@@ -14,6 +14,7 @@ from taps_shared.parallel import in_order
 from tests.shared.test_conform import records_and_states
 from tests.support.helpers import select_only, sync
 from tests.support.registry import TAPS
+from tests.taps.humaans.sweeps import listing_requests
 
 SERIAL = {"max_parallel_requests": 1, "max_parallel_users": 1}
 PARALLEL = {"max_parallel_requests": 4, "max_parallel_users": 8}
@@ -39,7 +40,7 @@ def _only(case, settings: dict) -> dict:
 def people_run(emulator: HumaansEmulator, **settings) -> tuple:
     config = TAPS["humaans"].config(emulator, "engine", page_size=5, **settings)
     result = sync(TapHumaans, config, catalog=select_only(TapHumaans, config, {"people"}))
-    return result, [r for r in emulator.server.requests if r.path == "/api/people"]
+    return result, listing_requests(emulator.server.requests, "/api/people")
 
 
 def test_a_fault_in_one_workers_page_is_retried_without_reordering():

@@ -50,9 +50,14 @@ PINS = {
         in source(Stream._sync_records)
         and "self.state_manager.increment_state(" in source(Stream._increment_stream_state)
     ),
-    # SDKStream.stream_version: the version ACTIVATE_VERSION announced.
+    # SDKRecords.stream_version / set_stream_version / announce_version: records carry the
+    # version from the start of the sync (the SDK asks emit_activate_version_messages then,
+    # where FullTableVersion starts it), ACTIVATE_VERSION comes at the end.
     "the stream version is kept in _stream_version": lambda: (
         "self._write_activate_version_message(self._stream_version)" in source(Stream.sync)
+        and "and self.emit_activate_version_messages" in source(Stream.sync)
+        and list(inspect.signature(Stream._write_activate_version_message).parameters)
+        == ["self", "full_table_version"]
     ),
     # SDKStream.partition_state_if_exists reads a partition's state without creating it.
     "get_state_if_exists reads partition state": lambda: (

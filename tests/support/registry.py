@@ -92,6 +92,20 @@ class BadInput:
 
 
 @dataclass(frozen=True)
+class Deletes:
+    """How the delete suites (tests/reliability/test_deletes.py) delete records in the
+    tap's emulator, and tell the requests that look for deletes."""
+
+    #: Deletes some records; the tombstones due for them, by stream (primary key tuples).
+    #: `emitted` is what the first run emitted, by stream, to read keys from.
+    delete: t.Callable[[t.Any, dict[str, list[dict]]], dict[str, set[tuple]]]
+    #: Whether a request is one of those that find deletes (a key sweep, a report).
+    finds: t.Callable[[t.Any], bool]
+    #: How many such requests a run stopped part-way lets through first.
+    through: int = 1
+
+
+@dataclass(frozen=True)
 class TapSpec:
     """One tap: its class, its emulator, its auth modes and its datasets per use."""
 
@@ -113,6 +127,9 @@ class TapSpec:
     #: The token endpoint spends the refresh token it is given (strict rotation): a token
     #: response lost after the server produced it cannot be replayed.
     rotates_refresh_token: bool = False
+    #: How to delete records in its emulator (taps whose deletes need more than a full
+    #: listing and ACTIVATE_VERSION).
+    deletes: Deletes | None = None
 
     @property
     def script(self) -> str:
@@ -221,6 +238,63 @@ _BACKEND = {"backend_token": BACKEND_TOKEN}
 #: Every user with a connected source: every stream has records.
 _ALL_CONNECTED = {"no_source_users": 0}
 
+
+def _ids(*records: dict) -> set[tuple]:
+    return {(r["id"],) for r in records}
+
+
+def _humaans_deletes(emulator: t.Any, _emitted: dict) -> dict[str, set[tuple]]:
+    """3 people, 2 job roles and a location deleted."""
+    return {
+        stream: _ids(*emulator.delete_records(path, n))
+        for stream, path, n in (
+            ("people", "people", 3),
+            ("job_roles", "job-roles", 2),
+            ("locations", "locations", 1),
+        )
+    }
+
+
+def _humanos_deletes(emulator: t.Any, _emitted: dict) -> dict[str, set[tuple]]:
+    """2 requests canceled (the resources deleted are ACTIVATE_VERSION's)."""
+    return {"requests": {(i,) for i in emulator.cancel_requests(2)}}
+
+
+def _openhuman_deletes(emulator: t.Any, emitted: dict) -> dict[str, set[tuple]]:
+    """2 agents and a conversation deleted: the conversation's messages go with it."""
+    agents = emulator.delete_records("agents", 2)
+    (conversation,) = emulator.delete_records("conversations", 1)
+    messages = {
+        (m["id"],) for m in emitted.get("messages", []) if m["conversation_id"] == conversation
+    }
+    return {
+        "agents": {(i,) for i in agents},
+        "conversations": {(conversation,)},
+        "messages": messages,
+    }
+
+
+def _humanapi_deletes(emulator: t.Any, emitted: dict) -> dict[str, set[tuple]]:
+    """The first user with data removed from the app: every row of theirs that a run
+    emitted is tombstoned (the `users` row itself goes with ACTIVATE_VERSION)."""
+    human = next(u["humanId"] for u in emulator.users if u["humanId"] not in emulator.no_sources)
+    emulator.remove_user(human)
+    expected: dict[str, set[tuple]] = {}
+    for stream, rows in emitted.items():
+        if stream == "users":
+            continue
+        keys = {
+            tuple(r[k] for k in ("humanId", "id", "source"))
+            if stream == "sources"
+            else ((r["humanId"],) if stream == "profile" else (r["id"],))
+            for r in rows
+            if r.get("humanId") == human and not r.get("_sdc_deleted_at")
+        }
+        if keys:
+            expected[stream] = keys
+    return expected
+
+
 _TAPS = [
     TapSpec(
         TapHumaans,
@@ -237,6 +311,7 @@ _TAPS = [
             "sdk": Dataset(25, {"start_date": "2023-01-01"}),
         },
         secret="api_token",
+        deletes=Deletes(_humaans_deletes, lambda request: "$select[]" in request.query),
         bad_input=BadInput(
             stream="people",
             path="/api/people",
@@ -302,6 +377,11 @@ _TAPS = [
             "sdk": Dataset(15, {"start_date": "2024-01-01"}),
         },
         secret="signature_secret",
+        deletes=Deletes(
+            _humanos_deletes,
+            lambda request: request.query.get("type") == ["REQUEST_CANCELED"],
+            through=0,  # one page of reports
+        ),
         bad_input=BadInput(
             stream="requests",
             path="/request",
@@ -338,6 +418,10 @@ _TAPS = [
             "sdk": Dataset(6, {"start_date": "2024-01-01", **_BACKEND}),
         },
         secret="api_key",
+        deletes=Deletes(
+            _openhuman_deletes,
+            lambda request: request.query.get("updated_after") == ["1970-01-01T00:00:00.000Z"],
+        ),
         bad_input=BadInput(
             stream="memories",
             path="/v1/memories",
@@ -357,13 +441,24 @@ _TAPS = [
         datasets={
             "tap": Dataset(6),
             "engine": Dataset(6),
-            "faults": Dataset(2, options=_ALL_CONNECTED),
-            "canary": Dataset(2, options=_ALL_CONNECTED),
+            # One user at a time: the expiry fault ends every user's token at once, and two
+            # such faults in the life of one request (users in parallel, each with a key
+            # sweep after its listing) would outrun its single refresh, which no real token
+            # schedule does. tests/shared/test_parallel.py covers parallel users.
+            "faults": Dataset(2, {"max_parallel_users": 1}, options=_ALL_CONNECTED),
+            # No key sweeps: they double the batch requests, which come first, and the
+            # token request must come before the canary's closing burst (the other taps'
+            # canaries sweep, through the same transport).
+            "canary": Dataset(2, {"delete_sweep": "off"}, options=_ALL_CONNECTED),
             "inputs": Dataset(3),
             "resume": Dataset(3),
             "sdk": Dataset(3, options=_ALL_CONNECTED),
         },
         secret="app_key",
+        deletes=Deletes(
+            _humanapi_deletes,
+            lambda request: "/users/" in request.path and "updated_since" not in request.query,
+        ),
         bad_input=BadInput(
             stream="weight",
             path=f"/v1/apps/{humanapi.CLIENT_ID}/users/weights",

@@ -1513,6 +1513,23 @@ class HumaEmulator(Emulator):
             "links": links,
         }
 
+    def delete_groups(self, n: int) -> list[str]:
+        """Delete ``n`` deterministically chosen groups: ``GET /groups`` no longer lists
+        them (users keep them in their own lists: a real deletion would change those too,
+        which these tests leave alone). Their ids."""
+        with self._lock:
+            if not 0 <= n <= len(self.groups):
+                raise ValueError(f"cannot delete {n} of {len(self.groups)} groups")
+            rng = self._builder.rng("delete-groups", str(len(self.groups)))
+            chosen = set(rng.sample(range(len(self.groups)), n))
+            ids = [g["id"] for i, g in enumerate(self.groups) if i in chosen]
+            keep = [i for i in range(len(self.groups)) if i not in chosen]
+            self.groups = [self.groups[i] for i in keep]
+            self._group_blobs = [self._group_blobs[i] for i in keep]
+            for group_id in ids:
+                del self._group_by_id[group_id]
+        return ids
+
     # -- tokens --------------------------------------------------------------------------
 
     def revoke_all_tokens(self) -> None:

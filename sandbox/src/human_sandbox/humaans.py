@@ -1790,8 +1790,16 @@ class _Table:
             self.upd_keys = []
         self.upd_order = order
         self.upd_blobs = list(map(self.blobs.__getitem__, order))
+        self._id_index: tuple[list[str], list[int]] | None = None
         self._cache: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def by_id_order(self) -> tuple[list[str], list[int]]:
+        """(ids sorted, their record positions): what a listing by id pages through."""
+        if self._id_index is None:
+            order = sorted(range(len(self.records)), key=lambda i: self.records[i]["id"])
+            self._id_index = ([self.records[i]["id"] for i in order], order)
+        return self._id_index
 
     def positions(
         self, filters: tuple[Filter, ...], sort: tuple[tuple[str, int], ...]
@@ -2020,6 +2028,34 @@ class HumaansEmulator(Emulator):
             self._tables.pop("people", None)
             return ids
 
+    def delete_records(self, path: str, n: int) -> list[dict[str, Any]]:
+        """Delete ``n`` deterministically chosen records of a resource, as ``DELETE
+        /api/<path>/{id}`` does: no listing has them any more (a hard delete, no trace).
+        Returns them as they were."""
+        with self._lock:
+            rows = self.data[path]
+            if not 0 <= n <= len(rows):
+                raise ValueError(f"cannot delete {n} of {len(rows)} {path}")
+            self._mutations += 1
+            rng = self._gen.rng("delete", path, str(self._mutations))
+            chosen = set(rng.sample(range(len(rows)), n))
+            gone = [rows[i] for i in sorted(chosen)]
+            self.data[path] = [row for i, row in enumerate(rows) if i not in chosen]
+            self._tables.pop(path, None)
+            return gone
+
+    def recreate_records(self, path: str, records: list[dict[str, Any]]) -> list[str]:
+        """Create deleted records again under their old ids (a restore), each with one new
+        updatedAt strictly later than any in the dataset. Returns their ids."""
+        with self._lock:
+            stamp = dg.iso_ms(self._next_ms())
+            taken = {row["id"] for row in self.data[path]}
+            if taken & {r["id"] for r in records}:
+                raise ValueError(f"{path}: a record to re-create still exists")
+            self.data[path] = [*self.data[path], *({**r, "updatedAt": stamp} for r in records)]
+            self._tables.pop(path, None)
+            return [r["id"] for r in records]
+
     # -- request handling ----------------------------------------------------------------
 
     def _table(self, path: str) -> _Table:
@@ -2191,21 +2227,20 @@ class HumaansEmulator(Emulator):
             and q.sort in ((("updatedAt", 1),), (("updatedAt", 1), ("id", 1)))
             and all(f == "updatedAt" and op in _RANGE_OPS for f, op, _ in q.filters)
         )
+        by_id = q.sort == (("id", 1),) and all(
+            f == "id" and op in _RANGE_OPS for f, op, _ in q.filters
+        )
         page_records: list[dict[str, Any]] | None = None
-        if fast:
-            keys = table.upd_keys
-            lo, hi = 0, len(keys)
-            for _, op, value in q.filters:
-                if value is None:
-                    lo = hi
-                elif op == "$gte":
-                    lo = max(lo, bisect_left(keys, value))
-                elif op == "$gt":
-                    lo = max(lo, bisect_right(keys, value))
-                elif op == "$lte":
-                    hi = min(hi, bisect_right(keys, value))
-                else:
-                    hi = min(hi, bisect_left(keys, value))
+        if by_id and not fast:  # a listing by id (a key sweep): a window of the id index
+            keys, order = table.by_id_order()
+            lo, hi = _window(keys, q.filters)
+            total = max(0, hi - lo)
+            window = order[lo + skip : min(hi, lo + skip + limit)]
+            blobs = [table.blobs[i] for i in window]
+            if q.select is not None or public_only:
+                page_records = [table.records[i] for i in window]
+        elif fast:
+            lo, hi = _window(table.upd_keys, q.filters)
             total = max(0, hi - lo)
             start = lo + skip
             end = max(start, min(hi, start + limit))
@@ -2235,6 +2270,23 @@ class HumaansEmulator(Emulator):
             skip,
             b",".join(blobs),
         )
+
+
+def _window(keys: list[Any], filters: tuple[Filter, ...]) -> tuple[int, int]:
+    """[lo, hi) of the sorted `keys` that the range filters on their field keep."""
+    lo, hi = 0, len(keys)
+    for _, op, value in filters:
+        if value is None:
+            lo = hi
+        elif op == "$gte":
+            lo = max(lo, bisect_left(keys, value))
+        elif op == "$gt":
+            lo = max(lo, bisect_right(keys, value))
+        elif op == "$lte":
+            hi = min(hi, bisect_right(keys, value))
+        else:
+            hi = min(hi, bisect_left(keys, value))
+    return lo, hi
 
 
 def _project(record: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:

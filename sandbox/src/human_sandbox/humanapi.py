@@ -1609,6 +1609,35 @@ class HumanApiEmulator(Emulator):
                 del self._views[key]
             return [rows[i]["id"] for i in chosen]
 
+    def remove_user(self, human_id: str) -> None:
+        """Remove a user from the app (``DELETE /v1/apps/{clientId}/users/{humanId}``): gone
+        from ``/users`` and from every batch query, no token can be minted for them, and
+        the tokens they had stop working."""
+        with self._lock:
+            before = len(self.users)
+            self.users = [u for u in self.users if u["humanId"] != human_id]
+            if len(self.users) == before:
+                raise KeyError(human_id)
+            external = self.external_ids.pop(human_id)
+            del self._by_external[external]
+            self._tokens = {k: v for k, v in self._tokens.items() if v.human_id != human_id}
+            self._views.clear()
+
+    def delete_records(self, stream: str, human_id: str, n: int) -> list[str]:
+        """Delete ``n`` deterministically chosen records of one user's data stream (a source
+        withdrew them): no listing has them any more. Returns their ids."""
+        with self._lock:
+            rows = self.data[stream].get(human_id)
+            if rows is None or not 0 <= n <= len(rows):
+                raise ValueError(f"cannot delete {n} {stream} records of {human_id}")
+            self._mutations += 1
+            rng = dg.sub_rng(self.seed, "humanapi", "delete", str(self._mutations))
+            chosen = set(rng.sample(range(len(rows)), n))
+            ids = [row["id"] for i, row in enumerate(rows) if i in chosen]
+            self.data[stream][human_id] = [r for i, r in enumerate(rows) if i not in chosen]
+            self._views.clear()
+            return ids
+
     # -- request handling ----------------------------------------------------------------
 
     def handle(self, req: Request) -> Response:

@@ -1231,6 +1231,53 @@ class HumanosEmulator(Emulator):
             self._reindex()
         return ids
 
+    def cancel_requests(self, n: int) -> list[str]:
+        """Cancel ``n`` deterministically chosen live requests, as ``DELETE /request/{id}``
+        does, after everything so far: ``canceledAt`` is set (list and detail) and a
+        ``REQUEST_CANCELED`` event is logged. Their ids."""
+        with self._lock:
+            live = [r for _, r in self._request_rows if r["canceledAt"] is None]
+            if not 0 <= n <= len(live):
+                raise ValueError(f"cannot cancel {n} of {len(live)} live requests")
+            rng = self._gen.rng("cancel", str(self._extra_events))
+            chosen = sorted(rng.sample(range(len(live)), n))
+            ids = []
+            for i in chosen:
+                self._extra_events += 1
+                summary = live[i]
+                at = self._latest_ms + 1_000 + int(rng.random() * HOUR_MS)
+                rid = summary["id"]
+                summary["canceledAt"] = self.details[rid]["canceledAt"] = dg.iso_ms(at)
+                self._blobs[rid] = orjson.dumps(summary)
+                self._detail_blobs[rid] = orjson.dumps(self.details[rid])
+                actor = self.details[rid]["agent"] or self._gen.issuer
+                ms, event = self._gen.event(
+                    rng,
+                    at,
+                    "REQUEST_CANCELED",
+                    entity=("request", rid),
+                    dids=(actor["did"]["id"], None),
+                    payload={"requestId": rid, "reason": None},
+                )
+                self._add_event(ms, event)
+                ids.append(rid)
+            self._reindex()
+        return ids
+
+    def delete_resources(self, n: int) -> list[str]:
+        """Delete ``n`` deterministically chosen resources: ``GET /resource`` no longer
+        lists them ("only non-deleted rows are returned"). Their ids."""
+        with self._lock:
+            if not 0 <= n <= len(self.resources):
+                raise ValueError(f"cannot delete {n} of {len(self.resources)} resources")
+            rng = self._gen.rng("delete-resources", str(len(self.resources)))
+            chosen = set(rng.sample(range(len(self.resources)), n))
+            ids = [r["id"] for i, r in enumerate(self.resources) if i in chosen]
+            keep = [i for i in range(len(self.resources)) if i not in chosen]
+            self.resources = [self.resources[i] for i in keep]
+            self._resource_blobs = [self._resource_blobs[i] for i in keep]
+        return ids
+
     # -- request handling ----------------------------------------------------------------
 
     def handle(self, req: Request) -> Response:

@@ -740,6 +740,26 @@ class OpenHumanEmulator(Emulator):
             self._changed("agents")
             return ids
 
+    def delete_records(self, resource: str, n: int) -> list[str]:
+        """Delete ``n`` deterministically chosen records of a resource: no listing has them
+        any more; a conversation takes its messages with it. Returns their ids."""
+        with self._lock:
+            rows = self.data[resource]
+            if not 0 <= n <= len(rows):
+                raise ValueError(f"cannot delete {n} of {len(rows)} {resource}")
+            self._mutations += 1
+            rng = dg.sub_rng(self.seed, "delete", resource, str(self._mutations))
+            chosen = set(rng.sample(range(len(rows)), n))
+            ids = [row["id"] for i, row in enumerate(rows) if i in chosen]
+            self.data[resource] = [row for i, row in enumerate(rows) if i not in chosen]
+            self._changed(resource)
+            if resource == "conversations":
+                gone = set(ids)
+                messages = self.data["messages"]
+                self.data["messages"] = [m for m in messages if m["conversation_id"] not in gone]
+                self._changed("messages")
+            return ids
+
     # -- OAuth endpoints -----------------------------------------------------------------
 
     def _mint(self, scopes: frozenset[str], user: str, refresh_scopes: frozenset[str]) -> dict:

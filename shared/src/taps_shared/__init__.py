@@ -7,6 +7,7 @@ from taps_shared.pages import CursorPaging, OffsetPaging, PageNumberPaging, Pagi
 from taps_shared.streams import (
     HumanRESTStream,
     IncrementalFilter,
+    KeySweep,
     StreamSpec,
     StreamTable,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "HumanRESTStream",
     "HumanTap",
     "IncrementalFilter",
+    "KeySweep",
     "OffsetPaging",
     "PageNumberPaging",
     "PaginationError",

@@ -251,6 +251,57 @@ class CursorPaginator(GuardedPaginator):
         return str(cursor) if cursor else None
 
 
+class KeysetPaginator(GuardedPaginator):
+    """Keyset paging, for key sweeps: each page asks for the keys after the last one of the
+    page before (`id[$gt]=<last>`), sorted by key, so rows inserted or deleted meanwhile
+    shift nothing. Stops on an empty page, when `total` (what is left after the key) says
+    this page was the last, or, without a total, on a page shorter than the one asked for
+    (or than the `limit` the server echoes)."""
+
+    def __init__(
+        self,
+        key: str,
+        page_size: int,
+        *,
+        label: str,
+        records_key: str | None,
+        total_key: str | None,
+        limit_key: str | None,
+    ) -> None:
+        super().__init__(None, label=label)
+        self.key = key
+        self.page_size = page_size
+        self.records_key = records_key
+        self.total_key = total_key
+        self.limit_key = limit_key
+
+    def _page(self, response: requests.Response) -> tuple[dict | list, list[t.Any]]:
+        body = json_body(response)
+        if self.records_key is None:
+            return body, body if isinstance(body, list) else []
+        records = body.get(self.records_key) if isinstance(body, dict) else None
+        return body, records if isinstance(records, list) else []
+
+    def has_more(self, response: requests.Response) -> bool:
+        body, records = self._page(response)
+        if not records:
+            return False
+        fields = body if isinstance(body, dict) else {}
+        total = fields.get(self.total_key) if self.total_key else None
+        if isinstance(total, int):
+            return total > len(records)
+        limit = fields.get(self.limit_key) if self.limit_key else None
+        return len(records) >= (limit if isinstance(limit, int) and limit > 0 else self.page_size)
+
+    def get_next(self, response: requests.Response) -> t.Any:
+        last = self._page(response)[1][-1]
+        value = last.get(self.key) if isinstance(last, dict) else None
+        if value is None:
+            msg = f"{self.label}: a record of the key listing has no {self.key}"
+            raise PaginationError(msg)
+        return value
+
+
 # -- paging specs: what a tap declares ---------------------------------------------------
 
 
@@ -264,6 +315,12 @@ class Paging:
     def paginator(self, size: int, records_key: str | None, label: str) -> GuardedPaginator:
         """A fresh paginator for one listing whose records are at `records_key`."""
         raise NotImplementedError
+
+    def keyset(self, key: str, size: int, records_key: str | None, label: str) -> GuardedPaginator:
+        """A paginator for a listing paged by `key` (`KeySweep.after`): every page is this
+        paging's first, narrowed to the keys after the last one seen."""
+        msg = f"{label}: {type(self).__name__} cannot page a key sweep by key"
+        raise TypeError(msg)
 
 
 @dataclass(frozen=True)
@@ -298,6 +355,16 @@ class OffsetPaging(Paging):
             limit_key=self.limit_key,
             total_header=self.total_header,
             overlap=self.overlap,
+        )
+
+    def keyset(self, key: str, size: int, records_key: str | None, label: str) -> KeysetPaginator:
+        return KeysetPaginator(
+            key,
+            size,
+            label=label,
+            records_key=records_key,
+            total_key=self.total_key,
+            limit_key=self.limit_key,
         )
 
 

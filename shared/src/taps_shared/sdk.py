@@ -50,8 +50,20 @@ class SDKRecords(Stream):
 
     @property
     def stream_version(self) -> int | None:
-        """The version ACTIVATE_VERSION announced for this sync, if any."""
+        """The version this sync's records carry (for ACTIVATE_VERSION), if any."""
         return self._stream_version
+
+    def set_stream_version(self, version: int) -> None:
+        """Make the records written from now on carry `version`."""
+        self._stream_version = version
+
+    def announce_version(self, version: int) -> None:
+        """Write ACTIVATE_VERSION (under each stream map's alias)."""
+        self._write_activate_version_message(version)
+
+    def note_state_changed(self) -> None:
+        """The stream's state changed other than by a record: the next STATE is due."""
+        self.state_manager.is_flushed = False
 
 
 class SDKStream(SDKRecords, RESTStream[t.Any]):
@@ -66,6 +78,7 @@ class SDKStream(SDKRecords, RESTStream[t.Any]):
         child_context: Context | None = None,
         partition_context: Context | None = None,
     ) -> None:
+        self.record_processed(record)
         if partition_context or self.child_streams:
             super()._process_record(record, child_context, partition_context)
 
@@ -76,6 +89,10 @@ class SDKStream(SDKRecords, RESTStream[t.Any]):
         record = self.state_record(latest_record, context)
         if record is not None:
             super()._increment_stream_state(record, context=context)
+
+    def record_processed(self, record: dict) -> None:
+        """A record passed `post_process` (selected or not: a parent read for its
+        children passes too)."""
 
     def state_record(self, record: dict, context: Context | None) -> dict | None:
         """What the bookmark is taken from (its replication key in the form that compares

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 
 from singer_sdk import typing as th
 
+from taps_shared.streams.deletes import CADENCE_PATTERN
+
 
 def api_url(default: str, what: str) -> th.Property:
     """The base URL setting (`api_url`)."""
@@ -129,6 +131,39 @@ def transport() -> list[th.Property]:
             ),
         ),
     ]
+
+
+def activate_version() -> th.Property:
+    """`emit_activate_version_messages`: deletes of full-table streams (the SDK's name)."""
+    return th.Property(
+        "emit_activate_version_messages",
+        th.BooleanType,
+        default=True,
+        title="Emit ACTIVATE_VERSION",
+        description=(
+            "After each complete read of a full-table stream, send ACTIVATE_VERSION, so a "
+            "target that supports it marks (`_sdc_deleted_at`) or, with its own "
+            "hard_delete, removes the rows the source no longer has."
+        ),
+    )
+
+
+def delete_sweep() -> th.Property:
+    """`delete_sweep`: how often incremental streams look for deleted records."""
+    return th.Property(
+        "delete_sweep",
+        th.StringType(pattern=CADENCE_PATTERN),
+        default="every_run",
+        title="Delete sweep",
+        description=(
+            "How often incremental streams look for records deleted at the source (a key "
+            "sweep of their listing, or the API's own report of deletions), each then sent "
+            "as a tombstone (its key and `_sdc_deleted_at`): `every_run`, an interval such "
+            "as `12h`, `7d` or `2w` (a sweep when the last is that old), or `off` (no "
+            "deletes detected, and no keys kept in the state)."
+        ),
+        examples=["every_run", "7d", "off"],
+    )
 
 
 def credential(

@@ -23,6 +23,8 @@ from taps_shared.privacy import Policy, tags, with_tags
 from taps_shared.ratelimit import RateLimiter
 from taps_shared.responses import json_body
 from taps_shared.retry import RetryPolicy
+from taps_shared.streams.deletes import Cadence
+from taps_shared.streams.versions import FullTableVersion
 from taps_shared.transport import Transport
 from taps_shared.urls import check_base_url
 from taps_shared.writer import BufferedMsgSpecWriter
@@ -51,6 +53,9 @@ class HumanTap(CommandLineTap):
     url_settings: tuple[str, ...] = ("api_url",)
     #: The tap's streams, one spec each.
     stream_table: StreamTable
+    #: Whether this run reads only part of the source (some users, say): then what a
+    #: full-table listing lacks may still exist, and no ACTIVATE_VERSION is sent.
+    partial_listing: bool = False
 
     def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
         redact.install_log_filter()
@@ -96,6 +101,7 @@ class HumanTap(CommandLineTap):
         for setting in self.url_settings:
             if self.config.get(setting):
                 self.url_setting(setting)
+        Cadence.parse(self.config.get("delete_sweep"))
         if self.config.get("start_date"):
             start = parse_datetime(self.config["start_date"], "start_date")
             if start > datetime.now(UTC):
@@ -271,22 +277,34 @@ class HumanTap(CommandLineTap):
             self.check_state()
             self.preflight()
             super().sync_all()
+            # Every stream was read whole: the full-table ones announce their versions.
+            for stream in self.streams.values():
+                if isinstance(stream, FullTableVersion):
+                    stream.finish_versioned_sync()
             self.report_schema_drift()
             # The last message is the STATE, even unchanged: a target that hands back the
             # last STATE it saw (target-jsonl forgets it once a RECORD follows) has one.
-            self.message_writer.write_message(StateMessage(value=self.state))
+            self.write_final_state()
         except Terminated:
             # Stopped by a signal: end stdout with the state as it stands, even if unchanged
             # since the last STATE. It never runs ahead of the records written: the SDK moves
             # a bookmark only after writing its record (so at most that one record, caught
             # in between, comes again on resume); an unsorted stream's progress markers in
             # it are dropped by the next run. The writer puts pending records before it.
-            self.message_writer.write_message(StateMessage(value=self.state))
+            self.write_final_state()
             raise
         finally:
             flush = getattr(self.message_writer, "flush", None)
             if flush is not None:
                 flush()  # the records after the last STATE, even when the run failed
+
+    def write_final_state(self) -> None:
+        """The run's last STATE, written now whatever its size (see the writer)."""
+        writer = self.message_writer
+        if isinstance(writer, BufferedMsgSpecWriter):
+            writer.write_state(StateMessage(value=self.state).to_dict(), now=True)
+        else:
+            writer.write_message(StateMessage(value=self.state))
 
     def report_schema_drift(self) -> None:
         """One warning per stream whose records did not fit its schema."""

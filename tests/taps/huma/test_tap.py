@@ -39,6 +39,12 @@ def test_every_stream_emits_exactly_the_api_records(huma):
     assert all(expected[s] for s in expected)  # the dataset exercises every stream
     versions = [m for m in result.messages if m["type"] == "ACTIVATE_VERSION"]
     assert sorted(m["stream"] for m in versions) == sorted(expected)  # once per stream
+    # after every record: a target acting on it marks only what the whole listing lacked
+    last_record = max(i for i, m in enumerate(result.messages) if m["type"] == "RECORD")
+    assert all(result.messages.index(m) > last_record for m in versions)
+    assert {m["version"] for m in result.messages if m["type"] == "RECORD"} == {
+        versions[0]["version"]
+    }
 
 
 @pytest.mark.parametrize("client_auth", ["form", "json", "basic"])

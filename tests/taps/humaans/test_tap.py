@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
 from tap_humaans.tap import TapHumaans
 from tests.support.helpers import SyncResult, as_emitted, parse_messages, select_only, sync
 from tests.support.registry import TAPS
+from tests.taps.humaans.sweeps import is_sweep, listing_requests
 
 STREAMS = list(TAPS["humaans"].streams)
 #: Streams with a replication key; the others (leave balances) are read in full every run.
@@ -98,7 +100,7 @@ def test_pages_respect_the_limit_and_each_repeats_the_previous_last_record(humaa
     config = {**humaans_config, "page_size": 7}
     catalog = select_only(TapHumaans, config, {"people"})
     result = sync(TapHumaans, config, catalog=catalog)
-    people = [r for r in humaans.server.requests if r.path == "/api/people"]
+    people = listing_requests(humaans.server.requests, "/api/people")
     # pages after the first are fetched in parallel: they may arrive in any order; each
     # starts at the previous page's last record, so 6 new records per page after the first
     assert sorted(int(r.query["$skip"][0]) for r in people) == [0, *range(6, 40, 6)]
@@ -144,9 +146,12 @@ def check_incremental_run(humaans: HumaansEmulator, humaans_config: dict) -> Non
     assert moved["people"] == len(changed) + boundary_rows["people"]
     assert all(moved[s] == boundary_rows[s] for s in incremental if s != "people")
     assert sum(moved.values()) < sum(len(first.records[s]) for s in incremental) / 50
-    people_calls = [r for r in humaans.server.requests if r.path == "/api/people"]
+    people_calls = listing_requests(humaans.server.requests, "/api/people")
     assert len(people_calls) == 1  # 600 people took 3 pages; the 8 changes take one
     assert people_calls[0].query["updatedAt[$gte]"] == [old_bookmark]
+    # and the sweep for deleted people: ids only, 250 at a time, paged by id
+    sweep = [r for r in humaans.server.requests if r.path == "/api/people" and is_sweep(r)]
+    assert len(sweep) == len(humaans.data["people"]) // 250 + 1
 
 
 def test_a_killed_sync_resumes_from_its_last_state_without_loss(tmp_path):
@@ -274,3 +279,44 @@ def test_missing_scope_follows_on_missing_scope(scope_mode, caplog):
         if r.getMessage().startswith("Skipping stream")
     }
     assert skipped == gated
+
+
+def test_the_key_sweep_lists_ids_only_paged_by_id(humaans, humaans_config):
+    catalog = select_only(TapHumaans, humaans_config, {"people"})
+    sync(TapHumaans, humaans_config | {"page_size": 15}, catalog=catalog)
+    sweep = [r.query for r in humaans.server.requests if is_sweep(r)]
+    ids = sorted(p["id"] for p in humaans.data["people"])
+    assert sweep == [
+        {"$limit": ["15"], "$skip": ["0"], "$select[]": ["id"], "$sort[id]": ["1"], **after}
+        for after in ({}, {"id[$gt]": [ids[14]]}, {"id[$gt]": [ids[29]]})
+    ]  # 40 people: two full pages and a short one
+
+
+def test_a_rejected_key_only_listing_falls_back_to_the_full_listing(
+    humaans, humaans_config, caplog
+):
+    catalog = select_only(TapHumaans, humaans_config, {"people"})
+    first = sync(TapHumaans, humaans_config, catalog=catalog)
+    (gone,) = humaans.delete_records("people", 1)
+    # the listing's first page passes, the sweep's is refused
+    humaans.server.faults.add("status", status=400, path="/api/people", after=1)
+    with caplog.at_level(logging.WARNING):
+        second = sync(TapHumaans, humaans_config, catalog=catalog, state=first.final_state)
+    assert "the API rejected the key-only listing" in caplog.text
+    assert [r["id"] for r in second.records["people"] if r.get("_sdc_deleted_at")] == [gone["id"]]
+
+
+def test_a_person_deleted_then_restored_comes_back_after_the_tombstone(humaans, humaans_config):
+    catalog = select_only(TapHumaans, humaans_config, {"people"})
+    first = sync(TapHumaans, humaans_config, catalog=catalog)
+    gone = humaans.delete_records("people", 1)
+    second = sync(TapHumaans, humaans_config, catalog=catalog, state=first.final_state)
+    (tombstone,) = [r for r in second.records["people"] if r.get("_sdc_deleted_at")]
+    assert tombstone["id"] == gone[0]["id"]
+    assert {k for k, v in tombstone.items() if v is not None} == {"id", "_sdc_deleted_at"}
+    humaans.recreate_records("people", gone)
+    third = sync(TapHumaans, humaans_config, catalog=catalog, state=second.final_state)
+    (back,) = [r for r in third.records["people"] if r["id"] == gone[0]["id"]]
+    assert not back.get("_sdc_deleted_at")
+    assert back["firstName"] == gone[0]["firstName"]
+    assert not [r for r in third.records["people"] if r.get("_sdc_deleted_at")]

@@ -10,6 +10,7 @@ import pytest
 from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
 from tap_humaans.tap import TapHumaans
 from tests.support.helpers import as_emitted, select_only, sync
+from tests.taps.humaans.sweeps import listing_requests
 
 STREAMS = {
     "public_holidays": "public-holidays",
@@ -50,7 +51,7 @@ def test_both_streams_are_incremental_on_updated_at():
         assert second.records[stream] == as_emitted(
             r for r in rows if r["updatedAt"] == newest[stream]
         )
-        sent = [r.query for r in emulator.server.requests if r.path == f"/api/{path}"]
+        sent = [r.query for r in listing_requests(emulator.server.requests, f"/api/{path}")]
         assert [q["updatedAt[$gte]"] for q in sent] == [[newest[stream]]]
 
 

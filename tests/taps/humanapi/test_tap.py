@@ -240,3 +240,41 @@ def test_a_user_shard_out_of_range_is_a_config_error(tmp_path, humanapi):
     assert run.error_lines[-1].endswith(
         "user_shard '3/3': the shard index must be below the shard count"
     )
+
+
+def key_of(stream: str, record: dict) -> str:
+    return record["humanId"] if stream in ("users", "profile") else record["id"]
+
+
+def versions(result) -> list[str]:
+    return sorted(m["stream"] for m in result.messages if m["type"] == "ACTIVATE_VERSION")
+
+
+def test_a_removed_user_in_a_shard_run_is_tombstoned_everywhere_without_a_version(humanapi):
+    """A run over some users (user_shard, client_user_ids) is not the whole app: it
+    announces no version (another run's rows would be marked), and a removed user's rows,
+    `users` included, get tombstones. A whole run announces `users` at its end."""
+    assert versions(sync(TapHumanApi, HUMANAPI.config(humanapi))) == ["users"]
+    config = HUMANAPI.config(humanapi, user_shard="0/1", wellness_mode="per_user")
+    first = sync(TapHumanApi, config)
+    assert versions(first) == []
+    human = next(u["humanId"] for u in humanapi.users if u["humanId"] not in humanapi.no_sources)
+    theirs = {
+        stream: keys
+        for stream, rows in first.records.items()
+        if (keys := {key_of(stream, r) for r in rows if r.get("humanId") == human})
+    }
+    humanapi.remove_user(human)
+
+    second = sync(TapHumanApi, config, state=first.final_state)
+
+    tombstones = {
+        stream: keys
+        for stream, rows in second.records.items()
+        if (keys := {key_of(stream, r) for r in rows if r.get("_sdc_deleted_at")})
+    }
+    assert tombstones == theirs
+    assert {"users", "profile", "sources"} <= set(theirs) and len(theirs) > 10
+    partitions = second.final_state["bookmarks"]["medical_allergies"]["partitions"]
+    assert human not in {p["context"]["humanId"] for p in partitions}  # its state dropped
+    assert versions(second) == []

@@ -25,6 +25,13 @@ def humanos() -> t.Iterator[HumanosEmulator]:
         yield emulator
 
 
+def as_listed(request: dict) -> dict:
+    """A request as the tap emits it: a canceled one marked deleted, at its canceledAt."""
+    if request["canceledAt"] is None:
+        return request
+    return {**request, "_sdc_deleted_at": request["canceledAt"]}
+
+
 def expected(emulator: HumanosEmulator, *, v1: bool = False) -> dict[str, list[dict]]:
     """What every stream must emit. v1: VC 1.1 credentials, no detail (so no agent, issuer
     or credentials) for a canceled request, credentials as `{credential, internalId}`, no
@@ -40,11 +47,13 @@ def expected(emulator: HumanosEmulator, *, v1: bool = False) -> dict[str, list[d
     keys = [{"requestId": c["requestId"], "credentialId": c["id"]} for c in credentials]
     records = {
         "requests": [
-            {
-                **r,
-                "agent": served.get(r["id"], {}).get("agent"),
-                "issuer": served.get(r["id"], {}).get("issuer"),
-            }
+            as_listed(
+                {
+                    **r,
+                    "agent": served.get(r["id"], {}).get("agent"),
+                    "issuer": served.get(r["id"], {}).get("issuer"),
+                }
+            )
             for r in emulator.requests
         ],
         "credentials": credentials,

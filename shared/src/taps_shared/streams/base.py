@@ -6,11 +6,13 @@ in parallel when it knows how many there are, and implements incremental sync th
 everywhere: a server-side filter fixed at the start of the sync, ascending order so an
 interrupted sync resumes, a client-side filter as a safety net, and a full-scan fallback
 when the API rejects the filter. What differs between APIs is data on the class: its
-`paging`, its `incremental` filter, where its records are (`records_key`).
+`paging`, its `incremental` filter, where its records are (`records_key`), how it lists
+only its keys (`sweep`, for `streams.tombstones`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import typing as t
@@ -39,7 +41,7 @@ from taps_shared.spill import Spool, sorted_records
 from taps_shared.streams import prefetch
 from taps_shared.streams.conformed import ConformedStream
 from taps_shared.streams.filters import IncrementalFilter
-from taps_shared.streams.versions import FullTableVersion
+from taps_shared.streams.tombstones import TombstoningStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -59,9 +61,12 @@ class _Partition(threading.local):
         self.extracted_at = datetime.now(UTC)  # when the current page was fetched
         self.subject = ""  # whose data it is, where each user has their own credentials
         self.unkeyed = 0  # records without a replication key value in this partition
+        self.skipped = False  # the partition's endpoint was skipped (404 "skip", 403 warn)
+        self.complete = False  # the partition's listing was read to the end
+        self.sweeping: t.Literal["keys", "plain"] | None = None  # listing keys (a sweep)
 
 
-class HumanRESTStream(FullTableVersion, ConformedStream, SDKStream):
+class HumanRESTStream(TombstoningStream, ConformedStream, SDKStream):
     """Base stream: resilient HTTP, records where the API puts them, resumable sync."""
 
     #: Key of the record list in the response body; None when the body is the list.
@@ -137,6 +142,8 @@ class HumanRESTStream(FullTableVersion, ConformedStream, SDKStream):
         return url
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
+        if self._part.sweeping:
+            return self.sweep_params(next_page_token)
         params = self.paging.params(next_page_token, self.page_size) if self.paging else {}
         if self.replication_key and self._server_filter:
             params.update(self.incremental_params(self._part.since))
@@ -150,6 +157,9 @@ class HumanRESTStream(FullTableVersion, ConformedStream, SDKStream):
     def get_new_paginator(self) -> BaseAPIPaginator | None:
         if self.paging is None:
             return None
+        if self._part.sweeping == "keys" and self.sweep_is_keyset:
+            key = self.primary_keys[0]
+            return self.paging.keyset(key, self.page_size, self.records_key, self.name)
         return self.paging.paginator(self.page_size, self.records_key, self.name)
 
     def parse_response(self, response: requests.Response) -> list[dict]:
@@ -258,13 +268,17 @@ class HumanRESTStream(FullTableVersion, ConformedStream, SDKStream):
         self.begin_partition(context)
         self._part.since = self.starting_bookmark(context)
         self._part.unkeyed = 0
+        self._part.skipped = self._part.complete = False
+        self.swept_ahead = None
         records: t.Iterable[dict] = self._prefetched_or_requested(context)
         if self.replication_key and self.api_order != "ascending":
             records = self._oldest_first(records)
         count = 0
         for record in records:
             count += 1
+            self.note_listed(record, context)
             yield record
+        self._part.complete = not self._part.skipped
         self.logger.info(
             "Stream %s: %d records in %d pages", self.name, count, self._part.guard.pages
         )
@@ -328,6 +342,7 @@ class HumanRESTStream(FullTableVersion, ConformedStream, SDKStream):
         if fetched.error is not None:
             raise fetched.error
         self._part.guard = fetched.guard
+        self.swept_ahead = fetched.swept
         return fetched.records
 
     def starting_bookmark_hint(self, context: Context) -> str | None:
@@ -348,13 +363,19 @@ class HumanRESTStream(FullTableVersion, ConformedStream, SDKStream):
         self._part.since = since
         self._part.guard = guard = PageGuard(self.name, self.max_pages)
         try:
-            return prefetch.Fetched(since, Spool(self.paged_records(context)), guard)
+            fetched = prefetch.Fetched(since, Spool(self.paged_records(context)), guard)
         except HTTPStatusError as exc:
             if exc.status == 404 and self.on_not_found == "empty":
                 return prefetch.Fetched(since, [], guard)  # no data for this partition
             return prefetch.Fetched(since, [], guard, exc)
         except Exception as exc:  # raised, or recovered from, when the partition syncs
             return prefetch.Fetched(since, [], guard, exc)
+        if self.sweep_due(context):
+            # Here, not in the main thread later: the run's requests stay in the workers.
+            # An error is met again in order, by the sweep the partition then runs itself.
+            with contextlib.suppress(Exception):
+                fetched.swept = self.swept_keys(context)
+        return fetched
 
     def with_children_prefetched(
         self, records: t.Iterable[dict], context: Context | None, workers: int
@@ -425,11 +446,81 @@ class HumanRESTStream(FullTableVersion, ConformedStream, SDKStream):
             http.method, http.url, params=http.encode_params(), headers=http.headers, **body
         )
 
+    # -- the key sweep (streams.tombstones) ---------------------------------------------
+
+    @property
+    def listing_complete(self) -> bool:
+        return bool(self._part.complete)
+
+    def sweep_params(self, token: t.Any) -> dict[str, t.Any]:
+        """A page of the key sweep: the sweep's own parameters (and the last key seen, when
+        it pages by key), or the stream's listing from the start."""
+        keyset = self._part.sweeping == "keys" and self.sweep_is_keyset
+        page = None if keyset else token
+        params = self.paging.params(page, self.page_size) if self.paging else {}
+        if self._part.sweeping == "keys" and self.sweep is not None:
+            params.update(self.sweep.params or {})
+            if keyset and token is not None:
+                params[t.cast("str", self.sweep.after)] = token
+        elif self._server_filter:
+            params.update(self.incremental_params(None))
+        return params
+
+    def swept_keys(self, context: Context | None) -> set[tuple] | None:
+        """Every key of the partition's resource, listed to the end (keys only where the
+        sweep says how); None when the endpoint had to be skipped."""
+        part = self._part
+        since, part.since = part.since, None
+        mode: t.Literal["keys", "plain"] = "keys" if self.sweep and self.sweep.params else "plain"
+        shifts = 0
+        try:
+            while True:
+                part.sweeping = mode
+                part.guard = PageGuard(f"{self.name} key sweep", self.max_pages)
+                keys: set[tuple] = set()
+                try:
+                    for record in self.paged_records(context):
+                        if self.sweep_keeps(record):
+                            keys.add(self.key_of(record))
+                    return keys
+                except ListingShifted as exc:
+                    shifts += 1
+                    if shifts <= _ReadSoFar.MAX_SHIFTS:
+                        continue  # listed again from the start: a sweep counts only whole
+                    self.logger.warning(
+                        "Stream %s: no deletes looked for this run (%s)", self.name, exc
+                    )
+                    return None
+                except HTTPStatusError as exc:
+                    if part.guard.pages:
+                        raise  # part-way: a sweep counts only whole
+                    if exc.status == 404 and self.on_not_found == "empty":
+                        return set()
+                    if exc.status == 400 and mode == "keys":
+                        self.logger.warning(
+                            "Stream %s: the API rejected the key-only listing (%s); the sweep "
+                            "reads the full listing",
+                            self.name,
+                            exc.api_message or "400",
+                        )
+                        mode = "plain"
+                        continue
+                    filtered = self._server_filter
+                    if not self._recover(exc):
+                        raise
+                    if filtered and not self._server_filter:
+                        continue  # again, without the incremental parameters
+                    return None
+        finally:
+            part.since = since
+            part.sweeping = None
+
     def _recover(self, exc: HTTPStatusError) -> bool:
         """Handle a first-page error that need not end the run; False re-raises it."""
         if exc.status == 404 and self.on_not_found == "empty":
             return True
         if exc.status == 404 and self.on_not_found == "skip":
+            self._part.skipped = True
             self.logger.warning(
                 "Skipping stream %s: this account's API does not offer it (%s)", self.name, exc
             )
@@ -450,6 +541,7 @@ class HumanRESTStream(FullTableVersion, ConformedStream, SDKStream):
         if isinstance(exc, ForbiddenError) and self.required_scope:
             reason = f"the credentials lack scope {self.required_scope} ({exc})"
             if self.config.get("on_missing_scope", "fail") == "warn":
+                self._part.skipped = True
                 self.logger.warning(
                     "Skipping stream %s: %s. Set on_missing_scope=fail to make this an error",
                     self.name,

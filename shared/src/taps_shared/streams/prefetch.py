@@ -1,5 +1,6 @@
 """Child partitions fetched ahead: while the SDK syncs one parent record's children, worker
-threads already fetch those of the next parent records.
+threads already fetch those of the next parent records (and their key sweeps, when due:
+`streams.tombstones`).
 
 The SDK then syncs each child partition as usual, in order, from what was fetched, so
 output and state are exactly those of a serial run; only the waiting overlaps. A worker's
@@ -30,6 +31,8 @@ class Fetched:
     records: t.Iterable[dict]  # a `Spool`: memory bounded however large the partition
     guard: PageGuard
     error: Exception | None = None
+    #: The partition's keys, swept right after its records (when a sweep was due).
+    swept: set[tuple] | None = None
 
 
 @t.runtime_checkable

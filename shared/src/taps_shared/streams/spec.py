@@ -23,6 +23,7 @@ from singer_sdk.streams import Stream
 
 from taps_shared.pages import Paging
 from taps_shared.schemas import SchemaFiles
+from taps_shared.streams.deletes import KeySweep
 from taps_shared.streams.filters import IncrementalFilter
 from taps_shared.streams.nested import NestedListStream
 
@@ -67,6 +68,8 @@ class StreamSpec:
     page_limit: int = UNSET
     #: The server-side incremental filter, where it differs from the base's.
     incremental: IncrementalFilter | None = UNSET
+    #: How the stream lists only its keys, to find deleted records (None: never swept).
+    sweep: KeySweep | None = UNSET
     #: A list inside each parent record, one record per item, instead of a request.
     nested: str | None = None
     #: The schema file (default: the stream name).
