@@ -71,8 +71,8 @@ class RequestsStream(HumanosStream):
             self.selected and (mask[("properties", "agent")] or mask[("properties", "issuer")])
         )
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        records = super().get_records(context)
+    def partition_records(self, context: Context | None) -> t.Iterable[dict]:
+        records = super().partition_records(context)
         workers = self.tap.max_parallel_requests
         if self.details.selected or self.details.has_selected_descendents:
             records = self.with_children_prefetched(records, context, workers)
@@ -169,9 +169,9 @@ class CredentialsStream(HumanosStream):
     writes after its children. The requests of the credentials' own children (details,
     evidence) are made `max_parallel_requests` credentials ahead."""
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+    def partition_records(self, context: Context | None) -> t.Iterable[dict]:
         assert context is not None  # a child of requests
-        bodies = list(super().get_records(context))  # one detail, or none after a 404
+        bodies = list(super().partition_records(context))  # one detail, or none after a 404
         detail = bodies[0] if bodies else None
         requests = t.cast("RequestsStream", self.tap.streams[self.parent_name])
         requests.complete(requests.current_record, detail)
@@ -206,9 +206,7 @@ class EvidenceStream(HumanosStream):
                 raise
             if "Cannot GET" in exc.api_message:
                 self.not_offered = True
-                self.logger.warning(
-                    "Skipping stream %s: this API version does not serve it (%s)", self.name, exc
-                )
+                self.skip_listing(f"this API version does not serve it ({exc})")
 
     def fetch_ahead(self, context: Context, since: str | None) -> prefetch.Fetched:
         if self.not_offered:

@@ -150,11 +150,9 @@ class BackendStream(HumanRESTStream):
         route (401, 403 or 404 on the first page): the run goes on without it, and a
         skipped listing marks nothing deleted."""
         if self.tap.backend_authenticator is None:  # type: ignore[attr-defined]
-            self._part.skipped = True
-            self.logger.warning(
-                "Skipping stream %s: no credential for the hosted backend (set backend_token, "
-                "or api_key for its machine routes)",
-                self.name,
+            self.skip_listing(
+                "no credential for the hosted backend (set backend_token, or api_key for its "
+                "machine routes)"
             )
             return
         yielded = False
@@ -165,11 +163,7 @@ class BackendStream(HumanRESTStream):
         except HTTPStatusError as exc:
             if yielded or exc.status not in UNREADABLE:
                 raise
-            self._part.skipped = True
-            where = "".join(f" for {key} {value}" for key, value in (context or {}).items())
-            self.logger.warning(
-                "Skipping stream %s%s: %s (%s)", self.name, where, UNREADABLE[exc.status], exc
-            )
+            self.skip_listing(f"{UNREADABLE[exc.status]} ({exc})", context)
 
 
 class MemoryDocumentsStream(BackendStream):

@@ -36,11 +36,7 @@ class OpenHumanStream(HumanRESTStream):
         """Every record; none, with one warning, when the run has no credential for the
         /v1 API (only the hosted backend's backend_token)."""
         if self.tap.v1_mode is None:  # type: ignore[attr-defined]
-            self.logger.warning(
-                "Skipping stream %s: no credential for the /v1 API (set api_key, or the "
-                "OAuth settings)",
-                self.name,
-            )
+            self.skip_listing("no credential for the /v1 API (set api_key, or the OAuth settings)")
             return
         yield from super().request_all(context)
 

@@ -21,6 +21,7 @@ from human_sandbox import huma, humaans, humanapi, humanos, openhuman
 from human_sandbox.openhuman_backend import BACKEND_TOKEN
 from tap_huma.tap import TapHuma
 from tap_humaans.tap import TapHumaans
+from tap_humanapi import tap as humanapi_tap
 from tap_humanapi.tap import TapHumanApi
 from tap_humanos.tap import TapHumanos
 from tap_openhuman.tap import TapOpenHuman
@@ -274,6 +275,13 @@ def _openhuman_deletes(emulator: t.Any, emitted: dict) -> dict[str, set[tuple]]:
     }
 
 
+#: Each Human API stream's primary key (the same in both wellness modes).
+_HUMANAPI_KEYS = {
+    stream.name: list(stream.primary_keys or ())
+    for stream in humanapi_tap.STREAMS["per_user"].types
+}
+
+
 def _humanapi_deletes(emulator: t.Any, emitted: dict) -> dict[str, set[tuple]]:
     """The first user with data removed from the app: every row of theirs that a run
     emitted is tombstoned (the `users` row itself goes with ACTIVATE_VERSION)."""
@@ -283,10 +291,9 @@ def _humanapi_deletes(emulator: t.Any, emitted: dict) -> dict[str, set[tuple]]:
     for stream, rows in emitted.items():
         if stream == "users":
             continue
+        primary_keys = _HUMANAPI_KEYS[stream]
         keys = {
-            tuple(r[k] for k in ("humanId", "id", "source"))
-            if stream == "sources"
-            else ((r["humanId"],) if stream == "profile" else (r["id"],))
+            tuple(r[k] for k in primary_keys)
             for r in rows
             if r.get("humanId") == human and not r.get("_sdc_deleted_at")
         }

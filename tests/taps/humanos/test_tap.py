@@ -132,7 +132,9 @@ def test_agent_and_issuer_cost_one_detail_per_request_and_nothing_when_deselecte
     humanos.server.clear_requests()
     deselect(only_requests, "requests", "agent", "issuer")
     result = sync(TapHumanos, config, catalog=only_requests)
-    assert {p for p in (r.path for r in humanos.server.requests)} == {"/resource", "/request"}
+    # the preflight, the listing, and the cancellations its deletes come from: no detail
+    paths = {r.path for r in humanos.server.requests}
+    assert paths == {"/resource", "/request", "/activity"}
     assert all("agent" not in r for r in result.records["requests"])
 
 

@@ -370,7 +370,7 @@ class HumanRESTStream(TombstoningStream, ConformedStream, SDKStream):
             return prefetch.Fetched(since, [], guard, exc)
         except Exception as exc:  # raised, or recovered from, when the partition syncs
             return prefetch.Fetched(since, [], guard, exc)
-        if self.sweep_due(context):
+        if self.sweep_due(context) and not self._lists_everything(since):
             # Here, not in the main thread later: the run's requests stay in the workers.
             # An error is met again in order, by the sweep the partition then runs itself.
             with contextlib.suppress(Exception):
@@ -452,6 +452,20 @@ class HumanRESTStream(TombstoningStream, ConformedStream, SDKStream):
     def listing_complete(self) -> bool:
         return bool(self._part.complete)
 
+    @property
+    def listing_is_whole(self) -> bool:
+        return self.listing_complete and self._lists_everything(self._part.since)
+
+    def _lists_everything(self, since: str | None) -> bool:
+        """Whether a listing from `since` returns every record of the resource: from the
+        start, or filtered only on this side of the API (then it is a key sweep too)."""
+        if since is None:
+            return True
+        filtered = self.replication_key and self._server_filter
+        if filtered and self.incremental_params(since) != self.incremental_params(None):
+            return False
+        return self.api_order != "descending"  # newest first, reading stops at `since`
+
     def sweep_params(self, token: t.Any) -> dict[str, t.Any]:
         """A page of the key sweep: the sweep's own parameters (and the last key seen, when
         it pages by key), or the stream's listing from the start."""
@@ -515,15 +529,20 @@ class HumanRESTStream(TombstoningStream, ConformedStream, SDKStream):
             part.since = since
             part.sweeping = None
 
+    def skip_listing(self, reason: str, context: Context | None = None) -> None:
+        """Go on without this listing (of the partition `context`), with one warning: a
+        skipped listing is not the whole resource, so it marks nothing deleted (no
+        tombstone, no ACTIVATE_VERSION)."""
+        self._part.skipped = True
+        where = "".join(f" for {key} {value}" for key, value in (context or {}).items())
+        self.logger.warning("Skipping stream %s%s: %s", self.name, where, reason)
+
     def _recover(self, exc: HTTPStatusError) -> bool:
         """Handle a first-page error that need not end the run; False re-raises it."""
         if exc.status == 404 and self.on_not_found == "empty":
             return True
         if exc.status == 404 and self.on_not_found == "skip":
-            self._part.skipped = True
-            self.logger.warning(
-                "Skipping stream %s: this account's API does not offer it (%s)", self.name, exc
-            )
+            self.skip_listing(f"this account's API does not offer it ({exc})")
             return True
         sent_filter = self.replication_key and self.incremental_params(self._part.since)
         if exc.status == 400 and sent_filter and self._server_filter:
@@ -541,12 +560,7 @@ class HumanRESTStream(TombstoningStream, ConformedStream, SDKStream):
         if isinstance(exc, ForbiddenError) and self.required_scope:
             reason = f"the credentials lack scope {self.required_scope} ({exc})"
             if self.config.get("on_missing_scope", "fail") == "warn":
-                self._part.skipped = True
-                self.logger.warning(
-                    "Skipping stream %s: %s. Set on_missing_scope=fail to make this an error",
-                    self.name,
-                    reason,
-                )
+                self.skip_listing(f"{reason}. Set on_missing_scope=fail to make this an error")
                 return True
             msg = f"Stream {self.name}: {reason}; grant the scope or set on_missing_scope=warn"
             raise ConfigError(msg) from None

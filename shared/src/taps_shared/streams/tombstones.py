@@ -107,6 +107,12 @@ class TombstoningStream(FullTableVersion, SDKStream):
         raise NotImplementedError
 
     @property
+    def listing_is_whole(self) -> bool:
+        """Whether that listing holds every key of the resource (read from the start and
+        not filtered by the API): it is then the sweep, at no cost."""
+        raise NotImplementedError
+
+    @property
     def sweep_is_keyset(self) -> bool:
         """Whether the sweep pages by key (a key cannot be missed)."""
         return self.sweep is not None and self.sweep.after is not None
@@ -143,9 +149,9 @@ class TombstoningStream(FullTableVersion, SDKStream):
                 self._emitted_deleted.add(key)
 
     def note_listed(self, record: dict, context: Context | None) -> None:
-        """A record of a full-table listing, as the API returned it (the parent's keys
-        it may lack are the context's)."""
-        if self.tracks_keys and not self.replication_key:
+        """A record of the listing, as the API returned it (the parent's keys it may lack
+        are the context's), before any filter of this side."""
+        if self.tracks_keys:
             self._listed.add(self.key_of({**(context or {}), **record}))
 
     def end_listing(self, context: Context | None) -> None:
@@ -193,7 +199,11 @@ class TombstoningStream(FullTableVersion, SDKStream):
         self, context: Context | None, known: set[Key], entry: dict, when: str, kept: dict
     ) -> tuple[set[Key], set[Key]]:
         """(the keys gone, the keys there are now) after a sweep, if one is due (noted in
-        `kept`); nothing gone otherwise."""
+        `kept`); nothing gone otherwise. A listing that was whole is the sweep."""
+        if self.sweep is not None and self.listing_is_whole:
+            current = self._listed | self._emitted
+            kept["swept_at"] = when
+            return known - current, current
         if self.sweep is None or not self.cadence.due(entry, datetime.now(UTC)):
             return set(), known
         swept = self.swept_ahead if self.swept_ahead is not None else self.swept_keys(context)
