@@ -1527,7 +1527,7 @@ class HumaEmulator(Emulator):
             self.groups = [self.groups[i] for i in keep]
             self._group_blobs = [self._group_blobs[i] for i in keep]
             for group_id in ids:
-                del self._group_by_id[group_id]
+                del self.group_details[group_id]
         return ids
 
     # -- tokens --------------------------------------------------------------------------

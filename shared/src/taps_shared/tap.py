@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import time
 import typing as t
 from datetime import UTC, datetime
 from functools import cached_property
@@ -128,6 +129,12 @@ class HumanTap(CommandLineTap):
     @cached_property
     def base_url(self) -> str:
         return self.url_setting("api_url")
+
+    @cached_property
+    def table_version(self) -> int:
+        """The version of this run's full-table listings, one for every stream: seconds
+        since the epoch, as the SDK's own, rising run after run."""
+        return int(time.time())
 
     def url_setting(self, name: str) -> str:
         """A URL setting, checked against the URL policy, without a trailing slash."""

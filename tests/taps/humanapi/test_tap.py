@@ -9,7 +9,7 @@ import typing as t
 import pytest
 
 from human_sandbox.humanapi import CLIENT_ID, TIME_SERIES_STREAMS, HumanApiEmulator
-from tap_humanapi.tap import MEDICAL, WELLNESS, TapHumanApi
+from tap_humanapi.tap import MEDICAL, STREAMS, WELLNESS, TapHumanApi
 from tests.support.helpers import as_emitted, run_cli, sync
 from tests.support.registry import TAPS
 
@@ -242,8 +242,12 @@ def test_a_user_shard_out_of_range_is_a_config_error(tmp_path, humanapi):
     )
 
 
-def key_of(stream: str, record: dict) -> str:
-    return record["humanId"] if stream in ("users", "profile") else record["id"]
+#: Each stream's primary key.
+KEYS = {stream.name: stream.primary_keys for stream in STREAMS["per_user"].types}
+
+
+def key_of(stream: str, record: dict) -> tuple:
+    return tuple(record[k] for k in KEYS[stream])
 
 
 def versions(result) -> list[str]:

@@ -13,21 +13,20 @@ announces nothing, so nothing is marked deleted that the source still has.
 
 from __future__ import annotations
 
-import time
 import typing as t
 from functools import cached_property
 
 from taps_shared.sdk import SDKRecords
 
 if t.TYPE_CHECKING:
-    from singer_sdk import Tap
+    from taps_shared.tap import HumanTap
 
 
 class FullTableVersion(SDKRecords):
     """A stream that announces its version at the end of a complete full-table sync (with
     the tap's `emit_activate_version_messages` setting)."""
 
-    tap: Tap  # set by ConformedStream
+    tap: HumanTap  # set by ConformedStream
     _version_started = False
     _listing_incomplete = False
 
@@ -55,7 +54,7 @@ class FullTableVersion(SDKRecords):
         version."""
         if not self._version_started and self.selected and self.versioned:
             self._version_started = True
-            self.set_stream_version(int(time.time()))
+            self.set_stream_version(self.tap.table_version)
         return False
 
     def note_incomplete_listing(self) -> None:
