@@ -147,6 +147,46 @@ def test_the_first_run_keeps_the_keys_and_a_later_one_tombstones_those_gone():
     assert deleted(third) == []  # told once
 
 
+def test_a_listing_read_whole_is_its_own_sweep():
+    """Without start_date or a bookmark the listing is every record: it is the sweep, and
+    no key is read twice."""
+    api = WidgetsApi(n=23)
+    first, requests = run(api, start_date=None)
+    assert len(requests) == 3  # the listing alone, 10 at a time
+    ledger = first.final_state["bookmarks"]["widgets"]["deletes"]
+    assert decode_ledger(ledger, "widgets") == {(f"w{i:03d}",) for i in range(23)}
+    gone = api.rows.pop(7)
+    second, requests = run(api, first.final_state, start_date=None)
+    # filtered by the bookmark now: a sweep is due (by offset: read twice, as a key is gone)
+    assert len(sweeps(requests)) == 6
+    assert [t["id"] for t in deleted(second)] == [gone["id"]]
+
+
+class UnfilteredWidgets(Widgets):
+    """Widgets the API cannot filter: every run lists them whole and filters here."""
+
+    name = "widgets"
+    incremental = None
+    api_order = "unordered"
+
+
+class TapUnfilteredWidgets(TapWidgetsWithDeletes):
+    name = "tap-unfiltered-widgets"
+
+    def discover_streams(self) -> list[WidgetsStream]:
+        return [UnfilteredWidgets(tap=self)]
+
+
+def test_a_stream_the_api_cannot_filter_finds_its_deletes_without_a_sweep():
+    api = WidgetsApi(n=23)
+    first, _ = run(api, tap=TapUnfilteredWidgets)
+    gone = api.rows.pop(7)
+    second, requests = run(api, first.final_state, tap=TapUnfilteredWidgets)
+    assert len(requests) == 3  # one listing, the sweep included
+    assert [t["id"] for t in deleted(second)] == [gone["id"]]
+    assert second.final_state["bookmarks"]["widgets"]["deletes"]["count"] == 22
+
+
 def test_a_record_deleted_and_created_again_comes_back_after_its_tombstone():
     api = WidgetsApi(n=5)
     first, _ = run(api)
