@@ -63,6 +63,8 @@ def sandbox_config(tap: str, emulator: t.Any) -> dict[str, t.Any]:
         config |= {"api_url": emulator.api_url, "auth_url": emulator.auth_url}
     else:
         config["api_url"] = emulator.url
+    if "backend_url" in config:  # OpenHuman's hosted backend, at the root of its emulator
+        config["backend_url"] = emulator.url.removesuffix("/v1")
     return config
 
 
@@ -91,7 +93,9 @@ def requests_table() -> list[str]:
         counts = {}
         for cadence in ("off", "every_run"):
             with emulator_class(seed=7, size=size) as emulator:
-                config = sandbox_config(tap, emulator) | {"delete_sweep": cadence}
+                config = sandbox_config(tap, emulator)
+                if "delete_sweep" in tap_class.config_jsonschema["properties"]:
+                    config["delete_sweep"] = cadence
                 first = sync(tap_class, config)
                 emulator.server.clear_requests()
                 second = sync(tap_class, config, last_state(first))
