@@ -6,7 +6,16 @@ from singer_sdk import typing as th
 
 from tap_humaans import schemas
 from tap_humaans.client import HumaansStream
-from taps_shared import BearerTokenAuth, ConfigError, HumanTap, StreamSpec, StreamTable, settings
+from tap_humaans.people_custom import PeopleCustomStream
+from taps_shared import (
+    BearerTokenAuth,
+    ConfigError,
+    HumanTap,
+    StreamSpec,
+    StreamTable,
+    custom_fields,
+    settings,
+)
 from taps_shared.errors import UnauthorizedError
 
 COMPENSATIONS = "compensations:read"
@@ -14,7 +23,7 @@ DOCUMENTS = "documents:read"
 
 #: Every stream is incremental on `updatedAt`, unless it says otherwise; `scope` names the
 #: token scope beyond private:read that its resource needs. The 32 core resources of the
-#: spec, related ones together.
+#: spec, related ones together, and the custom values pivoted (`people_custom`).
 STREAMS = StreamTable(
     HumaansStream,
     schemas,
@@ -43,6 +52,14 @@ STREAMS = StreamTable(
         StreamSpec("equipment_names", "/equipment-names"),
         StreamSpec("custom_fields", "/custom-fields"),
         StreamSpec("custom_values", "/custom-values"),
+        # The values pivoted: a row per person, a column per custom field (found at
+        # discovery), re-emitted whole when any of the person's values changes.
+        StreamSpec(
+            "people_custom",
+            "/custom-values",
+            primary_keys=("personId",),
+            base=PeopleCustomStream,
+        ),
         StreamSpec("documents", "/documents", scope=DOCUMENTS),
         StreamSpec("document_types", "/document-types", scope=DOCUMENTS),
         StreamSpec("document_folders", "/document-folders", scope=DOCUMENTS),
@@ -94,7 +111,12 @@ class TapHumaans(HumanTap):
         ),
         *settings.transport(),
         *settings.privacy(),
+        custom_fields.setting(),
     ).to_dict()
+
+    def check_settings(self) -> None:
+        super().check_settings()
+        custom_fields.sensitivities(self.config)
 
     def build_authenticator(self) -> BearerTokenAuth:
         return BearerTokenAuth(self.config["api_token"])
