@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from singer_sdk import typing as th
 
 from tap_humaans import schemas
@@ -123,8 +125,13 @@ class TapHumaans(HumanTap):
 
     def preflight(self) -> None:
         """`GET /api/me`: a rejected token fails here, once, not in every stream."""
+        self.get_json("/me")
+
+    def get_json(self, path: str, label: str = "connection check") -> t.Any:
+        """A rejected token says so in one line, whichever request finds out first (the
+        connection check, or discovering the custom fields)."""
         try:
-            self.get_json("/me")
+            return super().get_json(path, label)
         except UnauthorizedError:
             msg = "Humaans rejected the API token (401): check api_token"
             raise ConfigError(msg) from None

@@ -32,6 +32,8 @@ class DiscoveredSchema(StreamSchema):
             schema = copy.deepcopy(dict(fixed))
             given = catalog_schema(stream.tap, stream.name)
             if given is not None or can_request(stream.tap):
+                if given is None:
+                    stream.tap.preflight_once()  # a rejected credential says so first
                 properties = schema["properties"]
                 properties.update(stream.discover_columns(given, set(properties)))
                 if EXTRA in properties:  # last, after the columns found
