@@ -33,7 +33,7 @@ KINDS: dict[str, dict[str, t.Any]] = {
     "number": {"type": ["number", "null"]},
     "boolean": {"type": ["boolean", "null"]},
     "date": {"type": ["string", "null"], "format": "date"},
-    "strings": {"type": ["array", "null"], "items": {"type": "string"}},
+    "strings": {"type": ["array", "null"], "items": {"type": ["string", "null"]}},
 }
 
 _DESCRIPTION = re.compile(r'Custom field "(?P<name>.*)" \(id (?P<id>\S+), type (?P<type>\S*)\)')

@@ -26,19 +26,18 @@ class DiscoveredSchema(StreamSchema):
     """The schema of a `DiscoveredColumns` stream: its file's, plus its discovered columns."""
 
     def get_stream_schema(self, stream: t.Any, stream_class: type) -> dict:
-        fixed = super().get_stream_schema(stream, stream_class)
         found = stream.__dict__.get("_discovered_schema")
         if found is None:
-            schema = copy.deepcopy(dict(fixed))
+            found = copy.deepcopy(dict(super().get_stream_schema(stream, stream_class)))
+            properties = found["properties"]
             given = catalog_schema(stream.tap, stream.name)
+            if given is None and can_request(stream.tap):
+                stream.tap.preflight_once()  # a rejected credential says so first
             if given is not None or can_request(stream.tap):
-                if given is None:
-                    stream.tap.preflight_once()  # a rejected credential says so first
-                properties = schema["properties"]
                 properties.update(stream.discover_columns(given, set(properties)))
-                if EXTRA in properties:  # last, after the columns found
-                    properties[EXTRA] = properties.pop(EXTRA)
-            found = stream.__dict__["_discovered_schema"] = schema
+            if EXTRA in properties:  # last, after the columns found
+                properties[EXTRA] = properties.pop(EXTRA)
+            stream.__dict__["_discovered_schema"] = found
         return t.cast("dict", found)
 
 
@@ -54,10 +53,13 @@ class DiscoveredColumns:
 
 
 def catalog_schema(tap: HumanTap, name: str) -> dict | None:
-    """The schema the tap's input catalog gives the stream `name`, if it has one."""
+    """The schema the tap's input catalog gives the stream `name` (no properties when it
+    lists no such stream); None without a catalog."""
     catalog = tap.input_catalog
-    entry = catalog.get_stream(name) if catalog is not None else None
-    return entry.schema.to_dict() if entry is not None else None
+    if catalog is None:
+        return None
+    entry = catalog.get_stream(name)
+    return entry.schema.to_dict() if entry is not None else {"properties": {}}
 
 
 def can_request(tap: HumanTap) -> bool:
