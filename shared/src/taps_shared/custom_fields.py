@@ -130,7 +130,9 @@ def column_names(fields: t.Sequence[tuple[str, str]], taken: t.Iterable[str]) ->
     for field_id, name in fields:
         column = slug(name)
         if column in used:
-            column = f"{column}_{slug(field_id)}"
+            column = f"{column}_{re.sub(r'[^a-z0-9]+', '_', field_id.lower()).strip('_')}"
+        while column in used:  # ids equal but for case, or a name like another's suffixed
+            column += "_"
         used.add(column)
         out[field_id] = column
     return out
