@@ -97,7 +97,8 @@ class UserDetailsStream(DiscoveredColumns, FieldDetailsStream):
         out = super().post_process(row, context)
         if out is None:
             return None
-        custom = out.get("custom") if isinstance(out.get("custom"), dict) else {}
+        custom = out.get("custom")
+        custom = custom if isinstance(custom, dict) else {}
         for column, (key, kind) in self.custom_columns.items():
             field = custom.get(key)
             value = field.get("value") if isinstance(field, dict) else None
