@@ -16,6 +16,7 @@ import pytest
 from human_sandbox.humaans import HumaansEmulator
 from tap_humaans.people_custom import PeopleCustomStream
 from tap_humaans.tap import TapHumaans
+from taps_shared import custom_fields
 from tests.support.helpers import run_cli, select_only, sync
 from tests.taps.humaans.expected import COLUMNS, people_custom
 
@@ -56,20 +57,14 @@ def test_discovery_makes_a_typed_column_per_custom_field(humaans, humaans_config
     schema = TapHumaans(config=humaans_config).streams[STREAM].schema
     ids = field_ids(humaans)
     names = {column: name for name, (column, _) in COLUMNS.items()}
-    assert list(schema["properties"]) == [
-        "personId",
-        "updatedAt",
-        *sorted(
-            TYPED,
-            key=lambda c: (
-                next(
-                    f["createdAt"] for f in humaans.data["custom-fields"] if f["name"] == names[c]
-                ),
-                ids[names[c]],
-            ),
-        ),
-        "_extra",
-    ]
+    created = {f["id"]: f["createdAt"] for f in humaans.data["custom-fields"]}
+    oldest_first = sorted(TYPED, key=lambda c: (created[ids[names[c]]], ids[names[c]]))
+    properties = list(schema["properties"])
+    # the file's fixed columns first, the custom ones from the oldest field, `_extra` last
+    assert properties[:2] == ["personId", "updatedAt"] and properties[-1] == "_extra"
+    assert [p for p in properties if p in TYPED] == oldest_first
+    others = set(properties) - {"personId", "updatedAt", "_extra", *TYPED}
+    assert others <= {"_sdc_deleted_at"}  # what the engine adds to every stream (issue 17)
     for column, (typed, field_type) in TYPED.items():
         name = names[column]
         assert schema["properties"][column] == {
@@ -292,4 +287,6 @@ def test_without_credentials_discovery_gives_the_fixed_columns(tmp_path):
     run = run_cli("tap-humaans", tmp_path, "--discover", config={})
     assert run.returncode == 0, run.stderr
     (entry,) = [s for s in json.loads(run.stdout)["streams"] if s["tap_stream_id"] == STREAM]
-    assert list(entry["schema"]["properties"]) == ["personId", "updatedAt", "_extra"]
+    properties = entry["schema"]["properties"]
+    assert {"personId", "updatedAt", "_extra"} <= set(properties)
+    assert not any(custom_fields.parse_description(p) for p in properties.values())
