@@ -83,7 +83,10 @@ def replication(tap: str, config: dict[str, Any]) -> dict[str, str]:
     (script,) = entry_points(group="console_scripts", name=tap)
     tap_class = getattr(importlib.import_module(script.module), script.attr.split(".")[0])
     found = {}
-    for name, stream in tap_class(config=config, validate_config=False).streams.items():
+    # An empty catalog: the streams as declared, no API asked (columns found at discovery
+    # need one; the emulators may be gone).
+    tap = tap_class(config=config, catalog={"streams": []}, validate_config=False)
+    for name, stream in tap.streams.items():
         key = stream.replication_key
         found[name] = f"incremental, {key}" if key else "full table"
         if stream.parent_stream_type:

@@ -38,7 +38,6 @@ import logging
 import re
 import subprocess
 import sys
-import tempfile
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -150,12 +149,12 @@ def run(*argv: str) -> str:
     return done.stdout
 
 
-def discover(executable: str, config: dict[str, t.Any]) -> dict[str, t.Any]:
-    """`<tap> --config <config> --discover` (the SDK does not validate it when discovering)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
-        json.dump(config, file)
-        file.flush()
-        return json.loads(run(executable, "--config", file.name, "--discover"))
+def discover(cls: type[Tap], config: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The catalog `<tap> --config <config> --discover` prints, made in-process with an
+    empty input catalog: a stream whose columns are discovered from the API shows its
+    fixed ones, and the placeholder credentials are sent nowhere."""
+    tap = cls(config=config, catalog=NO_CATALOG, validate_config=False, setup_mapper=False)
+    return t.cast("dict[str, t.Any]", tap.catalog_dict)
 
 
 def tap_class(name: str) -> type[Tap]:
@@ -199,6 +198,11 @@ class TapInfo:
         return set(schema["properties"])
 
 
+#: The catalog the tables' taps get: empty, so that a stream whose columns are discovered
+#: (`taps_shared.streams.discovered`) shows its fixed ones and no API is asked.
+NO_CATALOG: dict[str, t.Any] = {"streams": []}
+
+
 def placeholder_config(cls: type[Tap]) -> dict[str, t.Any]:
     """Required settings without a default as `{name}`: they show as such in endpoints."""
     schema = cls.config_jsonschema
@@ -213,7 +217,11 @@ def stream_facts(cls: type[Tap], config: dict[str, t.Any]) -> dict[str, tuple[st
     """stream → (endpoint, parent, scope), from the stream classes, in the tap's order."""
     logging.disable(logging.WARNING)  # "Config validation failed": validation is off anyway
     try:
-        tap = cls(config={**placeholder_config(cls), **config}, validate_config=False)
+        tap = cls(
+            config={**placeholder_config(cls), **config},
+            catalog=NO_CATALOG,
+            validate_config=False,
+        )
         streams = tap.discover_streams()
     finally:
         logging.disable(logging.NOTSET)
@@ -265,7 +273,7 @@ def collect(name: str) -> TapInfo:
         markdown = pool.submit(run, executable, "--about", "--format=markdown")
         about = pool.submit(run, executable, "--about", "--format=json")
         catalogs = {
-            label: pool.submit(discover, executable, {**placeholder_config(cls), **config})
+            label: pool.submit(discover, cls, {**placeholder_config(cls), **config})
             for label, config in configs.items()
         }
         info = TapInfo(name, markdown.result(), json.loads(about.result()), list(shapes))
@@ -396,7 +404,11 @@ def privacy_table(info: TapInfo) -> str:
     rows: dict[str, dict[str, list[str]]] = {}
     for label in info.shapes:
         config = dict(zip(info.shape_settings, [label.split(": ")[-1]], strict=False))
-        tap = cls(config={**placeholder_config(cls), **config}, validate_config=False)
+        tap = cls(
+            config={**placeholder_config(cls), **config},
+            catalog=NO_CATALOG,
+            validate_config=False,
+        )
         for name, stream in tap.streams.items():
             for crumb, tag in privacy.tags(stream.schema).items():
                 path = ".".join(step for step in crumb if step != "properties")

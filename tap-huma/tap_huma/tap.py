@@ -18,7 +18,8 @@ from singer_sdk import typing as th
 
 from tap_huma import schemas
 from tap_huma.client import FieldDetailsStream, HolidaysStream, HumaStream, UsersStream
-from taps_shared import ConfigError, HumanTap, StreamSpec, StreamTable, settings
+from tap_huma.custom_columns import UserDetailsStream
+from taps_shared import ConfigError, HumanTap, StreamSpec, StreamTable, custom_fields, settings
 from taps_shared.dates import parse_datetime
 from taps_shared.oauth import ClientCredentialsAuth
 
@@ -38,7 +39,7 @@ STREAMS = StreamTable(
             "/users/{userId}",
             parent="users",
             context=USER,
-            base=FieldDetailsStream,
+            base=UserDetailsStream,
         ),
         StreamSpec("user_children", parent="user_details", nested="children"),
         StreamSpec("user_emergency_contacts", parent="user_details", nested="emergencyContacts"),
@@ -166,10 +167,12 @@ class TapHuma(HumanTap):
         settings.requests_per_second(5, "Huma documents no limit"),
         *settings.transport(),
         *settings.privacy(),
+        custom_fields.setting(),
     ).to_dict()
 
     def check_settings(self) -> None:
         super().check_settings()
+        custom_fields.sensitivities(self.config)
         bad = [c for c in self.config.get("holiday_countries") or [] if not _COUNTRY.fullmatch(c)]
         if bad:
             msg = f"holiday_countries must be ISO 3166-1 alpha-2 codes like NO or SE, got {bad}"

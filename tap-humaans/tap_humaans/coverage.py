@@ -38,8 +38,9 @@ COVERAGE = Coverage(
         Endpoint("GET /equipment", "equipment"),
         Endpoint("GET /equipment-types", "equipment_types"),
         Endpoint("GET /equipment-names", "equipment_names"),
-        Endpoint("GET /custom-fields", "custom_fields"),
-        Endpoint("GET /custom-values", "custom_values"),
+        # people_custom's columns come from the fields (at discovery), its rows from the values
+        Endpoint("GET /custom-fields", ("custom_fields", "people_custom")),
+        Endpoint("GET /custom-values", ("custom_values", "people_custom")),
         Endpoint("GET /documents", "documents"),
         Endpoint("GET /document-types", "document_types"),
         Endpoint("GET /document-folders", "document_folders"),

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from singer_sdk import typing as th
 
 from tap_humaans import schemas
 from tap_humaans.client import HumaansStream
-from taps_shared import BearerTokenAuth, ConfigError, HumanTap, StreamSpec, StreamTable, settings
+from tap_humaans.people_custom import PeopleCustomStream
+from taps_shared import (
+    BearerTokenAuth,
+    ConfigError,
+    HumanTap,
+    StreamSpec,
+    StreamTable,
+    custom_fields,
+    settings,
+)
 from taps_shared.errors import UnauthorizedError
 
 COMPENSATIONS = "compensations:read"
@@ -14,7 +25,7 @@ DOCUMENTS = "documents:read"
 
 #: Every stream is incremental on `updatedAt`, unless it says otherwise; `scope` names the
 #: token scope beyond private:read that its resource needs. The 32 core resources of the
-#: spec, related ones together.
+#: spec, related ones together, and the custom values pivoted (`people_custom`).
 STREAMS = StreamTable(
     HumaansStream,
     schemas,
@@ -43,6 +54,15 @@ STREAMS = StreamTable(
         StreamSpec("equipment_names", "/equipment-names"),
         StreamSpec("custom_fields", "/custom-fields"),
         StreamSpec("custom_values", "/custom-values"),
+        # The values pivoted: a row per person, a column per custom field (found at
+        # discovery), re-emitted whole when any of the person's values changes.
+        StreamSpec(
+            "people_custom",
+            "/custom-values",
+            primary_keys=("personId",),
+            sweep=None,  # its keys are persons: a deleted person's tombstone is in people
+            base=PeopleCustomStream,
+        ),
         StreamSpec("documents", "/documents", scope=DOCUMENTS),
         StreamSpec("document_types", "/document-types", scope=DOCUMENTS),
         StreamSpec("document_folders", "/document-folders", scope=DOCUMENTS),
@@ -96,15 +116,25 @@ class TapHumaans(HumanTap):
         settings.delete_sweep(),
         *settings.transport(),
         *settings.privacy(),
+        custom_fields.setting(),
     ).to_dict()
+
+    def check_settings(self) -> None:
+        super().check_settings()
+        custom_fields.sensitivities(self.config)
 
     def build_authenticator(self) -> BearerTokenAuth:
         return BearerTokenAuth(self.config["api_token"])
 
     def preflight(self) -> None:
         """`GET /api/me`: a rejected token fails here, once, not in every stream."""
+        self.get_json("/me")
+
+    def get_json(self, path: str, label: str = "connection check") -> t.Any:
+        """A rejected token says so in one line, whichever request finds out first (the
+        connection check, or discovering the custom fields)."""
         try:
-            self.get_json("/me")
+            return super().get_json(path, label)
         except UnauthorizedError:
             msg = "Humaans rejected the API token (401): check api_token"
             raise ConfigError(msg) from None

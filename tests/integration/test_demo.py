@@ -127,8 +127,9 @@ def test_two_runs_report_progress_the_table_and_both_totals(fake: dict[str, str]
         assert line in out, out
     rows = table_rows(out)
     # Every stream of every tap, with its replication from the tap's --discover.
-    assert len(rows) == 32 + 13 + 8 + (6 + 23) + 29
+    assert len(rows) == 33 + 13 + 8 + (6 + 23) + 29
     assert rows["tap-humaans", "people"] == ("incremental, updatedAt", 10)
+    assert rows["tap-humaans", "people_custom"] == ("incremental, updatedAt", 0)
     assert rows["tap-humaans", "public_holidays"] == ("incremental, updatedAt", 0)
     assert rows["tap-humaans", "time_away_periods"] == ("full table", 0)
     assert rows["tap-huma", "users"] == ("full table", 10)

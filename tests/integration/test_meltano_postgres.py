@@ -32,6 +32,7 @@ from tests.support import meltano_cli
 from tests.support.postgres import PostgresServer, find_bin_dir
 from tests.support.registry import HUMA_HOLIDAYS
 from tests.taps.huma.expected import expected_records
+from tests.taps.humaans.expected import people_custom
 
 TARGET = "target-postgres"
 DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
@@ -130,6 +131,13 @@ def last_load(pg: PostgresServer, schema: str) -> str:
     return str(pg.scalar(f"SELECT max(at) FROM ({union}) AS u"))
 
 
+def data_of(humaans: HumaansEmulator, stream: str) -> list[dict]:
+    """What a stream of tap-humaans loads: its resource's records, or the pivoted rows."""
+    if stream == "people_custom":
+        return people_custom(humaans)
+    return humaans.data[STREAM_PATHS[stream]]
+
+
 def test_humaans_into_postgres_then_incrementally(pg: PostgresServer, tmp_path: Path) -> None:
     keys = primary_keys(TapHumaans)
     with HumaansEmulator(seed=11, size=25) as humaans:
@@ -138,7 +146,7 @@ def test_humaans_into_postgres_then_incrementally(pg: PostgresServer, tmp_path: 
         first = meltano_run("tap-humaans", tmp_path, env, pg)
 
         assert tables(pg, "tap_humaans") == set(keys)
-        expected = {stream: humaans.data[STREAM_PATHS[stream]] for stream in keys}
+        expected = {stream: data_of(humaans, stream) for stream in keys}
         for stream, records in expected.items():
             assert records, stream  # the dataset exercises every table
             assert_table_holds(pg, "tap_humaans", stream, keys[stream], records)
@@ -152,6 +160,12 @@ def test_humaans_into_postgres_then_incrementally(pg: PostgresServer, tmp_path: 
             for s, recs in expected.items()
             if "updatedAt" in recs[0]
         }
+        # people_custom's rows at its bookmark: the persons with a value changed then
+        at_bookmark = {
+            (v["personId"],)
+            for v in humaans.data["custom-values"]
+            if v["updatedAt"] == bookmarks["people_custom"]
+        }
         changed = set(humaans.update_people(3))
         added = set(humaans.add_people(2))
 
@@ -159,10 +173,12 @@ def test_humaans_into_postgres_then_incrementally(pg: PostgresServer, tmp_path: 
 
     moved = 0
     for stream in keys:
-        records = humaans.data[STREAM_PATHS[stream]]
+        records = data_of(humaans, stream)
         rows = assert_table_holds(pg, "tap_humaans", stream, keys[stream], records)
         again = rows_loaded_since(pg, "tap_humaans", stream, keys[stream], loaded_at)
-        if stream in bookmarks:  # incremental: only what changed, plus the bookmark's own
+        if stream == "people_custom":  # no custom value changed
+            assert again == at_bookmark
+        elif stream in bookmarks:  # incremental: only what changed, plus the bookmark's own
             boundary = {(r["id"],) for r in records if r["updatedAt"] == bookmarks[stream]}
             new = {(i,) for i in changed | added} if stream == "people" else set()
             assert again == boundary | new, stream
@@ -320,3 +336,111 @@ def test_deletes_mark_exactly_the_deleted_rows(pg: PostgresServer, tmp_path: Pat
                 if key not in marked:
                     assert data(now[key]) == data(row), (tap, table, key)
                     assert now[key]["_sdc_deleted_at"] == row["_sdc_deleted_at"]
+
+
+
+
+def columns(pg: PostgresServer, schema: str, table: str) -> dict[str, str]:
+    """The table's columns and their PostgreSQL types, in table order (what `\\d` lists)."""
+    sql = (
+        "SELECT column_name AS name, CASE WHEN data_type = 'ARRAY' "  # of what, as \d says
+        "THEN substr(udt_name, 2) || '[]' ELSE data_type END AS type "
+        "FROM information_schema.columns "
+        f"WHERE table_schema = '{schema}' AND table_name = '{table}' ORDER BY ordinal_position"
+    )
+    return {r["name"]: r["type"] for r in pg.rows(sql)}
+
+
+def show(title: str, listing: dict[str, str]) -> None:
+    """Print a `\\d`-style listing into the test's output (`pytest -s` shows it)."""
+    width = max(map(len, listing))
+    print(f"\n{title}\n" + "\n".join(f"  {n:<{width}} | {k}" for n, k in listing.items()))
+
+
+#: PostgreSQL type of each kind of custom column (target-postgres' mapping of the schema).
+PG_TYPES = {"string": "text", "number": "numeric", "integer": "bigint"}
+PG_TYPES |= {"boolean": "boolean", "date": "date", "strings": "text[]"}
+
+
+def test_custom_fields_are_typed_postgres_columns(pg: PostgresServer, tmp_path: Path) -> None:
+    """people_custom (tap-humaans) and user_details' custom__ columns (tap-huma) arrive as
+    typed columns with the emulators' values; a field added in the source between two runs
+    is a new column after Meltano's discovery of the second run."""
+    for tap in ("humaans", "huma"):  # a Meltano state and system database each
+        (tmp_path / tap).mkdir()
+    with HumaansEmulator(seed=11, size=25) as humaans:
+        env = {
+            "TAP_HUMAANS_API_URL": humaans.url,
+            "TAP_HUMAANS__SELECT": json.dumps(["people_custom.*"]),
+            "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": "custom_humaans",
+        }
+        meltano_run("tap-humaans", tmp_path / "humaans", env, pg)
+        listing = columns(pg, "custom_humaans", "people_custom")
+        show("\\d custom_humaans.people_custom", listing)
+        kinds = {
+            "t_shirt_size": "string",
+            "desk_number": "string",
+            "laptop_os_preference": "string",
+            "security_clearance_date": "date",
+            "years_of_prior_experience": "number",
+            "remote_worker": "boolean",
+            "languages_spoken": "strings",
+        }
+        typed = {column: PG_TYPES[kind] for column, kind in kinds.items()}
+        assert {c: listing[c] for c in typed} == typed
+        assert listing["personId"] == "text"
+        assert listing["updatedAt"] == "timestamp without time zone"
+        assert_table_holds(
+            pg, "custom_humaans", "people_custom", ["personId"], people_custom(humaans)
+        )
+
+        people = sorted({v["personId"] for v in humaans.data["custom-values"]})[:2]
+        humaans.add_custom_field("Badge number", "number", {people[0]: "4711", people[1]: "12"})
+        meltano_run("tap-humaans", tmp_path / "humaans", env, pg)
+        listing = columns(pg, "custom_humaans", "people_custom")
+        show("\\d custom_humaans.people_custom (after a field was added)", listing)
+        assert listing["badge_number"] == "numeric"
+        badges = pg.rows('SELECT "personId", badge_number FROM custom_humaans.people_custom')
+        assert {r["personId"]: r["badge_number"] for r in badges if r["badge_number"]} == {
+            people[0]: 4711,
+            people[1]: 12,
+        }
+
+    with HumaEmulator(seed=7, size=15) as huma:
+        env = {
+            "TAP_HUMA_API_URL": huma.url,
+            "TAP_HUMA__SELECT": json.dumps(["users.*", "user_details.*"]),
+            "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": "custom_huma",
+        }
+        meltano_run("tap-huma", tmp_path / "huma", env, pg)
+        listing = columns(pg, "custom_huma", "user_details")
+        custom = {name: kind for name, kind in listing.items() if name.startswith("custom")}
+        show("\\d custom_huma.user_details (custom columns)", custom)
+        assert custom == {
+            "custom": "jsonb",
+            **{
+                f"custom__{key}": PG_TYPES[kind]
+                for key, kind in {
+                    "commuteKm": "number",
+                    "onCallRota": "boolean",
+                    "parkingSpot": "string",
+                    "portfolioUrl": "string",
+                    "remoteDaysPerWeek": "integer",
+                    "securityTrainingDate": "date",
+                    "tshirtSize": "string",
+                }.items()
+            },
+        }
+        expected = [
+            {k: v for k, v in r.items() if k.startswith("custom") or k == "id"}
+            for r in expected_records(huma)["user_details"]
+        ]
+        assert_table_holds(pg, "custom_huma", "user_details", ["id"], expected)
+
+        users = [u["id"] for u in huma.users[:2]]
+        huma.add_custom_field("badgeNumber", "Badge number", "number", {users[0]: 4711})
+        meltano_run("tap-huma", tmp_path / "huma", env, pg)
+        listing = columns(pg, "custom_huma", "user_details")
+        assert listing["custom__badgeNumber"] == "bigint"
+        badges = pg.rows('SELECT id, "custom__badgeNumber" AS b FROM custom_huma.user_details')
+        assert {r["id"]: r["b"] for r in badges if r["b"] is not None} == {users[0]: 4711}

@@ -42,6 +42,7 @@ def test_every_use_in_every_auth_mode_gives_a_valid_config(spec):
         for auth in spec.auth:
             config = spec.config(STUB, use, auth=auth)
             assert set(config) <= set(known), (use, auth, set(config) - set(known))
-            spec.tap_class(config=config)  # validates
+            # validates; an empty catalog, as the stub API is nowhere to discover from
+            spec.tap_class(config=config, catalog={"streams": []})
     assert spec.secret in spec.secret_settings
     assert spec.bad_input.stream in spec.streams

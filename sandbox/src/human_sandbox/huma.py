@@ -1242,7 +1242,7 @@ class _Builder:
             "excludeFromSurveys": wrap(
                 "excludeFromSurveys", dg.maybe(rng, 0.9, rng.random() < 0.1)
             ),
-            "custom": self._custom(rng),
+            "custom": {**self._custom(rng), **self._more_custom(ctx)},
             "status": status,
             "type": "user",
             "currentPositions": [self._summary(p) for p in current],
@@ -1312,6 +1312,43 @@ class _Builder:
                 "editable": False,
                 "section": "employment",
                 "type": "number",
+            },
+        }
+
+    def _more_custom(self, ctx: _UserCtx) -> dict[str, Any]:
+        """Custom fields of the types the first three lack (boolean, local date, decimal,
+        url), from a random stream of their own so that the data before them stays."""
+        rng = self.rng("more-custom", str(ctx.idx))
+        trained = dg.maybe(rng, 0.6, date(2024, 1, 1) + timedelta(days=amount(rng, 0, 500)))
+        return {
+            "onCallRota": {
+                "label": "On-call rota",
+                "value": dg.maybe(rng, 0.8, rng.random() < 0.3),
+                "editable": True,
+                "section": "employment",
+                "type": "boolean",
+            },
+            "securityTrainingDate": {
+                "label": "Security training date",
+                "value": trained.isoformat() if trained else None,
+                "editable": True,
+                "section": "employment",
+                "type": "localdate",
+            },
+            "commuteKm": {
+                "label": "Commute distance (km)",
+                "value": dg.maybe(rng, 0.5, amount(rng, 5, 600) / 10),
+                "editable": True,
+                "section": "personalia",
+                "type": "decimal",
+            },
+            "portfolioUrl": {
+                "label": "Portfolio",
+                "value": dg.maybe(rng, 0.2, f"https://portfolio.example/{ctx.idx}"),
+                "placeholder": "https://",
+                "editable": True,
+                "section": "misc",
+                "type": "url",
             },
         }
 
@@ -1784,6 +1821,24 @@ class HumaEmulator(Emulator):
         if details is None:
             return json_response(404, not_found("User", raw))
         return json_response(200, details)
+
+    def add_custom_field(
+        self, key: str, label: str, field_type: str, values: dict[str, Any]
+    ) -> None:
+        """A new custom field in every user's details (what Huma shows once an admin adds
+        one): `values` gives some users a value (user id -> value), the others null."""
+        with self._lock:
+            for user_id, details in self.details.items():
+                details["custom"] = {
+                    **details["custom"],
+                    key: {
+                        "label": label,
+                        "value": values.get(user_id),
+                        "editable": True,
+                        "section": "misc",
+                        "type": field_type,
+                    },
+                }
 
     def _user_id(self, raw: str) -> str | None:
         user_id = self._uuid(raw, "userId")

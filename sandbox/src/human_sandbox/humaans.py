@@ -420,6 +420,13 @@ _CUSTOM_FIELDS: tuple[tuple[str, str | None, str, tuple[str, ...]], ...] = (
     ("Security clearance date", "Compliance", "date", ()),
     ("Years of prior experience", "Work", "number", ()),
 )
+#: Custom fields of the kinds the first five lack (a checkbox and a multi-select, whose value
+#: the public client types as a list of strings), generated from a random stream of their
+#: own so that the data before them stays as it was.
+_MORE_CUSTOM_FIELDS: tuple[tuple[str, str | None, str, tuple[str, ...]], ...] = (
+    ("Remote worker", "Work", "boolean", ("true", "false")),
+    ("Languages spoken", "Personal", "multiselect", ("English", "Spanish", "German", "French")),
+)
 _EQUIPMENT: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Laptop", ('MacBook Pro 14"', 'MacBook Air 13"', "ThinkPad X1 Carbon", "Dell XPS 13")),
     ("Monitor", ('Dell U2723QE 27"', 'LG UltraFine 24"')),
@@ -513,6 +520,7 @@ class _Generator:
         self._reference()
         self._people()
         self._catalogues()
+        self._more_custom_fields()
         if self.people_only:  # the benchmark's dataset: people at any size, nothing else
             return {path: self.data.get(path, []) for path in RESOURCES}
         per_person: list[tuple[str, Callable[[], list[dict[str, Any]]]]] = [
@@ -682,6 +690,24 @@ class _Generator:
             (p[0] for p in _PATTERNS),
             lambda i: {"workingDays": _PATTERN_DAYS[i], "isDefault": i == 0},
         )
+
+    def _more_custom_fields(self) -> None:
+        """The custom fields of `_MORE_CUSTOM_FIELDS`, after the first five."""
+        rng = self.rng("more-custom-fields")
+        ids = iter(dg.make_ids(rng, len(_MORE_CUSTOM_FIELDS)))
+        for name, section, ftype, _ in _MORE_CUSTOM_FIELDS:
+            created, updated = self.ts(rng, 0, 60, bulk_p=0.5)
+            self.custom_fields.append(
+                {
+                    "id": next(ids),
+                    "companyId": self.company_id,
+                    "name": name,
+                    "section": section,
+                    "type": ftype,
+                    "createdAt": created,
+                    "updatedAt": updated,
+                }
+            )
 
     def _catalogues(self) -> None:
         """Company-wide lists the per-person records point at: spaces, equipment types and
@@ -1540,6 +1566,35 @@ class _Generator:
                         "updatedAt": updated,
                     }
                 )
+        return out + self._more_custom_values()
+
+    def _more_custom_values(self) -> list[dict[str, Any]]:
+        """Values of `_MORE_CUSTOM_FIELDS`: "true"/"false" for the checkbox, a list of
+        options for the multi-select (the public client: a string or a list of strings)."""
+        rng = self.rng("more-custom-values")
+        new_id = dg.IdSource(rng)
+        r = rng.random
+        first = len(_CUSTOM_FIELDS)
+        out: list[dict[str, Any]] = []
+        for c in self.ctx:
+            for k, (_, _, ftype, options) in enumerate(_MORE_CUSTOM_FIELDS):
+                if r() >= 0.5:
+                    continue
+                if ftype == "multiselect":
+                    value: Any = sorted(rng.sample(options, dg.amount(rng, 1, 2)))
+                else:
+                    value = dg.pick(rng, options)
+                created, updated = self._child_ts(rng, c)
+                out.append(
+                    {
+                        "id": new_id(),
+                        "personId": c.id,
+                        "customFieldId": self.custom_fields[first + k]["id"],
+                        "value": value,
+                        "createdAt": created,
+                        "updatedAt": updated,
+                    }
+                )
         return out
 
     def _documents(self) -> list[dict[str, Any]]:
@@ -2055,6 +2110,60 @@ class HumaansEmulator(Emulator):
             self.data[path] = [*self.data[path], *({**r, "updatedAt": stamp} for r in records)]
             self._tables.pop(path, None)
             return [r["id"] for r in records]
+
+    def add_custom_field(self, name: str, field_type: str, values: dict[str, Any]) -> str:
+        """Create a custom field and its values (person id -> value), all with one
+        createdAt = updatedAt later than everything else. Returns the field's id."""
+        with self._lock:
+            self._mutations += 1
+            rng = self._gen.rng("add-custom-field", str(self._mutations))
+            stamp = dg.iso_ms(self._next_ms())
+            field_id = dg.make_id(rng)
+            self.data["custom-fields"].append(
+                {
+                    "id": field_id,
+                    "companyId": self.data["companies"][0]["id"],
+                    "name": name,
+                    "section": None,
+                    "type": field_type,
+                    "createdAt": stamp,
+                    "updatedAt": stamp,
+                }
+            )
+            for person, value in values.items():
+                self.data["custom-values"].append(
+                    {
+                        "id": dg.make_id(rng),
+                        "personId": person,
+                        "customFieldId": field_id,
+                        "value": value,
+                        "createdAt": stamp,
+                        "updatedAt": stamp,
+                    }
+                )
+            self._tables.pop("custom-fields", None)
+            self._tables.pop("custom-values", None)
+            return field_id
+
+    def set_custom_value(self, value_id: str, value: Any) -> str:
+        """Change one custom value; its updatedAt becomes later than everything else.
+        Returns the new updatedAt."""
+        with self._lock:
+            rows = self.data["custom-values"]
+            (i,) = [i for i, row in enumerate(rows) if row["id"] == value_id]
+            stamp = dg.iso_ms(self._next_ms())
+            rows[i] = {**rows[i], "value": value, "updatedAt": stamp}
+            self._tables.pop("custom-values", None)
+            return stamp
+
+    def delete_custom_field(self, field_id: str) -> None:
+        """Delete a custom field and its values (the API's DELETE: no trace in lists)."""
+        with self._lock:
+            fields, values = self.data["custom-fields"], self.data["custom-values"]
+            fields[:] = [f for f in fields if f["id"] != field_id]
+            values[:] = [v for v in values if v["customFieldId"] != field_id]
+            self._tables.pop("custom-fields", None)
+            self._tables.pop("custom-values", None)
 
     # -- request handling ----------------------------------------------------------------
 

@@ -197,6 +197,13 @@ class HumanTap(CommandLineTap):
     def preflight(self) -> None:
         """Checks before the first stream syncs (a connection check, usually)."""
 
+    def preflight_once(self) -> None:
+        """The preflight, once a run: before the first stream syncs, or before discovery
+        first asks the API (`taps_shared.streams.discovered`), whichever comes first."""
+        if not getattr(self, "_preflown", False):
+            self.preflight()
+            self._preflown = True
+
     def check_catalog(self) -> None:
         """A catalog selecting a stream this tap does not have is an error: the data asked
         for would never come. An unselected one is only noted, as is selecting nothing."""
@@ -282,7 +289,7 @@ class HumanTap(CommandLineTap):
         try:
             self.check_catalog()
             self.check_state()
-            self.preflight()
+            self.preflight_once()
             super().sync_all()
             # Every stream was read whole: the full-table ones announce their versions.
             for stream in self.streams.values():

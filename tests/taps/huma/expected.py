@@ -12,7 +12,7 @@ from tests.support.registry import HUMA_HOLIDAYS
 def expected_records(emulator: HumaEmulator) -> dict[str, list[dict]]:
     """A full sync with the holiday settings of `HUMA_HOLIDAYS`."""
     users = emulator.users
-    details = [unwrap_fields(emulator.details[u["id"]]) for u in users]
+    details = [with_custom_columns(unwrap_fields(emulator.details[u["id"]])) for u in users]
 
     def nested(key: str) -> list[dict]:
         return [{**item, "userId": d["id"]} for d in details for item in d.get(key) or []]
@@ -46,3 +46,11 @@ def expected_records(emulator: HumaEmulator) -> dict[str, list[dict]]:
         ],
     }
     return {stream: as_emitted(records) for stream, records in expected.items()}
+
+
+def with_custom_columns(details: dict) -> dict:
+    """A UserDetails with its `custom__<key>` columns: the emulator's custom values are
+    already of their declared type (an enum's string, a number's int, a localdate's ISO
+    date, a decimal's float), so each column is the value as served."""
+    custom = details.get("custom") or {}
+    return {**details, **{f"custom__{key}": field["value"] for key, field in custom.items()}}

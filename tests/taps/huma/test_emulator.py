@@ -901,3 +901,43 @@ def test_cli_prints_ready_and_serves_until_sigterm() -> None:
         token = form_token(url).json()["access_token"]
         users = requests.get(f"{url}/users", headers=bearer(token), timeout=TIMEOUT)
         assert users.json()["total"] == 5
+
+
+def test_custom_fields_follow_the_custom_field_object(
+    emu: HumaEmulator, api: requests.Session
+) -> None:
+    """Every user has the organisation's seven custom fields (the OpenAPI's
+    CustomFieldObject: label, editable, section and type required, the type among its
+    enum), each value of its declared type or null; a field added shows in every user."""
+    kinds = {
+        "text": str,
+        "textarea": str,
+        "url": str,
+        "enum": str,
+        "number": int,
+        "decimal": float,
+        "boolean": bool,
+        "localdate": str,
+    }
+    keys = set()
+    for details in emu.details.values():
+        keys.add(tuple(details["custom"]))
+        for field in details["custom"].values():
+            assert {"label", "editable", "section", "type"} <= set(field)
+            assert field["section"] in {"intro", "employment", "personalia", "misc"}
+            assert field["value"] is None or type(field["value"]) is kinds[field["type"]]
+    assert len(keys) == 1 and len(next(iter(keys))) == 7
+    types = {f["type"] for f in next(iter(emu.details.values()))["custom"].values()}
+    assert types == {"enum", "text", "number", "boolean", "localdate", "decimal", "url"}
+
+    user = emu.users[0]["id"]
+    emu.add_custom_field("badgeNumber", "Badge number", "number", {user: 4711})
+    assert get(api, emu, f"users/{user}")["custom"]["badgeNumber"] == {
+        "label": "Badge number",
+        "value": 4711,
+        "editable": True,
+        "section": "misc",
+        "type": "number",
+    }
+    other = emu.users[1]["id"]
+    assert get(api, emu, f"users/{other}")["custom"]["badgeNumber"]["value"] is None

@@ -10,6 +10,7 @@ import typing as t
 import pytest
 
 from human_sandbox.huma import CLIENT_SECRET, HumaEmulator
+from tap_huma.custom_columns import SAMPLED_USERS
 from tap_huma.tap import TapHuma
 from taps_shared.oauth import refresh_margin
 from tests.support.helpers import run_cli, select_only, sync
@@ -74,7 +75,10 @@ def test_a_token_expiring_mid_sync_is_renewed_before_it_lapses():
     with HumaEmulator(seed=7, size=30, token_ttl=ttl, latency_ms=40) as emulator:
         config = HUMA.config(emulator)
         streams = set(HUMA.streams) - DETAIL_STREAMS
-        result = sync(TapHuma, config, catalog=select_only(TapHuma, config, streams))
+        catalog = select_only(TapHuma, config, streams)
+        emulator.token_requests.clear()  # the token of the discovery that made the catalog
+        emulator.server.clear_requests()
+        result = sync(TapHuma, config, catalog=catalog)
         expected = {s: r for s, r in expected_records(emulator).items() if s in streams}
     assert result.records == expected  # nothing lost, nothing duplicated
     assert 401 not in {r.status for r in emulator.server.requests}  # never a 401
@@ -174,7 +178,9 @@ def test_bad_settings_are_one_line(tmp_path, huma, override, message):
 def test_request_count_is_one_per_user_for_details_and_positions(huma):
     sync(TapHuma, HUMA.config(huma))
     paths = [r.path for r in api_requests(huma)]
-    assert sum(p.startswith("/users/") and p.count("/") == 2 for p in paths) == 30 + 1  # + /me
+    # + /me, + the users whose custom fields discovery samples (no catalog given)
+    details = 30 + 1 + SAMPLED_USERS
+    assert sum(p.startswith("/users/") and p.count("/") == 2 for p in paths) == details
     positions_pages = sum(p.endswith("/positions") for p in paths)
     extra_pages = sum(max(0, (len(v) - 1) // 50) for v in huma.positions.values())
     assert positions_pages == 30 + extra_pages
@@ -189,12 +195,13 @@ def request_kinds(emulator: HumaEmulator) -> collections.Counter[str]:
 
 def test_detail_streams_cost_one_request_per_parent_and_follow_the_catalog(huma):
     config = HUMA.config(huma)
-    without = sync(
-        TapHuma, config, catalog=select_only(TapHuma, config, set(HUMA.streams) - DETAIL_STREAMS)
-    )
+    full = select_only(TapHuma, config, set(HUMA.streams))
+    catalog = select_only(TapHuma, config, set(HUMA.streams) - DETAIL_STREAMS)
+    huma.server.clear_requests()  # the discoveries of the two catalogs
+    without = sync(TapHuma, config, catalog=catalog)
     before = request_kinds(huma)
     huma.server.clear_requests()
-    sync(TapHuma, config)
+    sync(TapHuma, config, catalog=full)
     after = request_kinds(huma)
 
     assert not DETAIL_STREAMS & set(without.records)
@@ -217,7 +224,9 @@ def test_detail_streams_cost_one_request_per_parent_and_follow_the_catalog(huma)
 
 def test_one_detail_stream_alone_reads_its_parent_but_emits_only_itself(huma):
     config = HUMA.config(huma)
-    result = sync(TapHuma, config, catalog=select_only(TapHuma, config, {"position_details"}))
+    catalog = select_only(TapHuma, config, {"position_details"})
+    huma.server.clear_requests()  # the discovery that made the catalog
+    result = sync(TapHuma, config, catalog=catalog)
     assert list(result.records) == ["position_details"]
     assert result.records["position_details"] == expected_records(huma)["position_details"]
     kinds = request_kinds(huma)

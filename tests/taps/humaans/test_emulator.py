@@ -94,7 +94,9 @@ def get(session: requests.Session, emu: HumaansEmulator, path: str, **params: An
 
 
 def test_schema_files_cover_every_stream() -> None:
-    assert sorted(p.stem for p in SCHEMA_DIR.glob("*.json")) == sorted(STREAM_PATHS)
+    # and people_custom's, the fixed part of a schema whose columns come from the API
+    files = sorted(p.stem for p in SCHEMA_DIR.glob("*.json"))
+    assert files == sorted([*STREAM_PATHS, "people_custom"])
     for stream in STREAM_PATHS:
         schema = load_schema(stream)
         Draft7Validator.check_schema(schema)
@@ -636,6 +638,67 @@ def test_add_people_appends_newer_records() -> None:
         assert sorted(r["id"] for r in since["data"]) == sorted(added)
         one = requests.get(f"{emulator.url}/people/{added[0]}", headers=auth(), timeout=TIMEOUT)
         assert one.status_code == 200
+
+
+def test_custom_fields_of_every_kind_and_values_by_person() -> None:
+    """Seven fields (select, text, date, number, boolean, multi-select), values as the
+    public client types them (a string, or a list of strings), listed by `personId[$in]`."""
+    with HumaansEmulator() as emulator:
+        fields = emulator.data["custom-fields"]
+        assert sorted({f["type"] for f in fields}) == [
+            "boolean",
+            "date",
+            "multiselect",
+            "number",
+            "select",
+            "text",
+        ]
+        values = emulator.data["custom-values"]
+        kind = {f["id"]: f["type"] for f in fields}
+        for value in values:
+            if value["value"] is not None:
+                wanted = list if kind[value["customFieldId"]] == "multiselect" else str
+                assert isinstance(value["value"], wanted), value
+        persons = sorted({v["personId"] for v in values})[:3]
+        page = requests.get(
+            f"{emulator.url}/custom-values",
+            headers=auth(),
+            timeout=TIMEOUT,
+            params={"personId[$in][]": persons, "$sort[updatedAt]": "1"},
+        ).json()
+        assert sorted(v["id"] for v in page["data"]) == sorted(
+            v["id"] for v in values if v["personId"] in persons
+        )
+
+
+def test_custom_fields_can_be_added_changed_and_deleted_between_runs() -> None:
+    with HumaansEmulator() as emulator:
+        before = newest(emulator)
+        person = emulator.data["people"][0]["id"]
+        field = emulator.add_custom_field("Badge number", "number", {person: "4711"})
+        listed = requests.get(f"{emulator.url}/custom-fields", headers=auth(), timeout=TIMEOUT)
+        added = next(f for f in listed.json()["data"] if f["id"] == field)
+        assert (added["name"], added["type"]) == ("Badge number", "number")
+        assert added["createdAt"] == added["updatedAt"] > before
+        (value,) = [v for v in emulator.data["custom-values"] if v["customFieldId"] == field]
+        assert (value["personId"], value["value"], value["updatedAt"]) == (
+            person,
+            "4711",
+            added["updatedAt"],
+        )
+        stamp = emulator.set_custom_value(value["id"], "4712")
+        since = requests.get(
+            f"{emulator.url}/custom-values",
+            headers=auth(),
+            timeout=TIMEOUT,
+            params={"updatedAt[$gt]": added["updatedAt"]},
+        ).json()["data"]
+        assert [(v["id"], v["value"], v["updatedAt"]) for v in since] == [
+            (value["id"], "4712", stamp)
+        ]
+        emulator.delete_custom_field(field)
+        assert field not in {f["id"] for f in emulator.data["custom-fields"]}
+        assert field not in {v["customFieldId"] for v in emulator.data["custom-values"]}
 
 
 # -- faults and rate limits ---------------------------------------------------------------

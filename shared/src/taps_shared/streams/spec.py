@@ -115,13 +115,15 @@ class StreamTable:
     def build(self, spec: StreamSpec, built: t.Mapping[str, type[Stream]]) -> type[Stream]:
         """The class of one stream; `built` holds the classes declared before it."""
         attributes = spec.attributes()
-        attributes["schema"] = StreamSchema(self.schemas, key=spec.schema or spec.name)
+        base = spec.base or (NestedListStream if spec.nested else self.base)
+        # A base may find columns at discovery (`taps_shared.streams.discovered`).
+        descriptor = getattr(base, "schema_descriptor", StreamSchema)
+        attributes["schema"] = descriptor(self.schemas, key=spec.schema or spec.name)
         if spec.parent is not None:
             if spec.parent not in built:
                 msg = f"stream {spec.name}: parent {spec.parent} must be declared before it"
                 raise ValueError(msg)
             attributes["parent_stream_type"] = built[spec.parent]
-        base = spec.base or (NestedListStream if spec.nested else self.base)
         what = f"`GET {spec.path}`" if spec.path else f"each parent's `{spec.nested}` list"
         attributes["__doc__"] = f"{spec.name}: {what}."
         return type(_class_name(spec.name), (base,), attributes)
