@@ -338,8 +338,6 @@ def test_deletes_mark_exactly_the_deleted_rows(pg: PostgresServer, tmp_path: Pat
                     assert now[key]["_sdc_deleted_at"] == row["_sdc_deleted_at"]
 
 
-
-
 def columns(pg: PostgresServer, schema: str, table: str) -> dict[str, str]:
     """The table's columns and their PostgreSQL types, in table order (what `\\d` lists)."""
     sql = (

@@ -15,8 +15,8 @@ from human_sandbox.humaans import FULL_TOKEN, HumaansEmulator
 from tap_humaans.tap import TapHumaans
 from tests.support.helpers import SyncResult, as_emitted, parse_messages, select_only, sync
 from tests.support.registry import TAPS
-from tests.taps.humaans.sweeps import is_sweep, listing_requests
 from tests.taps.humaans.expected import people_custom
+from tests.taps.humaans.sweeps import is_sweep, listing_requests
 
 STREAMS = list(TAPS["humaans"].streams)
 #: Streams with a replication key; the others (leave balances) are read in full every run.
