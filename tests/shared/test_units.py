@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import logging
+import random
+import re
 import sys
 from datetime import UTC, datetime
 
 import pytest
 import requests
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.singerlib.messages import RecordMessage, StateMessage
+from singer_sdk.singerlib.messages import RecordMessage, SchemaMessage, StateMessage
 
 from human_sandbox.core import EmulatorServer, json_response
 from taps_shared import redact
@@ -51,6 +53,45 @@ def test_registered_secrets_are_masked_everywhere_in_text():
 )
 def test_credential_shapes_are_masked_without_registration(text, expected):
     assert redact.scrub(text) == expected
+
+
+def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No secret registered yet (the registry is the process's)."""
+    monkeypatch.setattr(redact, "_secrets", set())
+    monkeypatch.setattr(redact, "_literals", set())
+    monkeypatch.setattr(redact, "_starts", set())
+    monkeypatch.setattr(redact, "_lengths", ())
+    monkeypatch.setattr(redact, "_loose_secrets", [])
+    monkeypatch.setattr(redact, "_pattern", None)
+
+
+def test_secrets_are_masked_as_one_alternation_of_all_longest_first_would(monkeypatch):
+    """Secrets without inner whitespace (the ones found through a table, not a pattern):
+    at each position from the left, the longest one there, overlaps included."""
+    fresh_secrets(monkeypatch)
+    rng = random.Random(5)
+    alphabet = "ab%-_c"
+    secrets = {"".join(rng.choices(alphabet, k=rng.randint(4, 9))) for _ in range(60)}
+    redact.register(*secrets)
+    forms = sorted(set().union(*map(redact.encodings, secrets)), key=len, reverse=True)
+    one = re.compile("|".join(map(re.escape, forms)))
+    for _ in range(300):
+        text = "".join(rng.choices([*alphabet, *rng.sample(sorted(secrets), 3)], k=30))
+        expected = redact._GENERIC.sub(redact._mask_generic, one.sub(redact.MASK, text))
+        assert redact.scrub(text) == expected, text
+
+
+def test_registering_a_token_costs_the_same_however_many_are_registered(monkeypatch):
+    """A tap minting one token per user registers thousands: none recompiles a pattern
+    of all of them, and a line is scrubbed by looking at its own characters."""
+    fresh_secrets(monkeypatch)
+    redact.register("a loose secret")
+    pattern = redact._pattern
+    tokens = [f"{i:040x}" for i in range(20_000)]
+    redact.register(*tokens)
+    assert redact._pattern is pattern
+    assert redact.scrub(f"token {tokens[12_345]}, not {tokens[7]}x") == "token ****, not ****x"
+    assert redact.scrub("a  loose\nsecret") == "****"
 
 
 def test_log_filter_scrubs_messages_args_and_tracebacks():
@@ -151,6 +192,10 @@ def test_buffered_writer_writes_what_msgspec_writes_and_flushes_only_state(monke
             stream="s", record={"id": "b", "n": 2}, time_extracted=datetime(2024, 1, 1, tzinfo=UTC)
         ),
         StateMessage(value={"bookmarks": {}}),
+        # STATE and SCHEMA are encoded without the copy `to_dict` makes: the same bytes
+        SchemaMessage(stream="s", schema={"properties": {"id": {"type": ["string", "null"]}}}),
+        SchemaMessage(stream="s", schema={"type": "object"}, key_properties=("id",)),
+        StateMessage(value={"bookmarks": {"s": {"partitions": [{"context": {"a": None}}]}}}),
     ]
     out = Out()
     monkeypatch.setattr(sys, "stdout", out)
@@ -159,7 +204,7 @@ def test_buffered_writer_writes_what_msgspec_writes_and_flushes_only_state(monke
         writer.write_message(message)
     expected = b"".join(bytes(MsgSpecWriter().format_message(m)) for m in messages)
     assert out.buffer.getvalue() == expected
-    assert out.flushes == 1
+    assert out.flushes == 4
 
 
 def test_the_authenticator_runs_on_every_attempt_and_never_at_preparation():

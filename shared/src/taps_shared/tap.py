@@ -22,6 +22,7 @@ from taps_shared.errors import ConfigError, Terminated
 from taps_shared.ratelimit import RateLimiter
 from taps_shared.responses import json_body
 from taps_shared.retry import RetryPolicy
+from taps_shared.state_writer import StateWriter
 from taps_shared.transport import Transport
 from taps_shared.urls import check_base_url
 from taps_shared.writer import BufferedMsgSpecWriter
@@ -143,6 +144,9 @@ class HumanTap(CommandLineTap):
     @property
     def request_timeout(self) -> float:
         return float(self.config.get("request_timeout") or 60)
+
+    def build_state_writer(self) -> StateWriter:
+        return StateWriter(t.cast("BufferedMsgSpecWriter", self.message_writer))
 
     def discover_streams(self) -> list[Stream]:
         return [stream_type(tap=self) for stream_type in self.stream_table.types]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
-from singer_sdk.singerlib.encoding.simple import Message
+from singer_sdk.singerlib.encoding.simple import Message, SchemaMessage, StateMessage
 
 from taps_shared.errors import Terminated
 
@@ -28,11 +29,32 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
     record (`write_record`).
 
     SCHEMA and STATE are flushed at once, so a target always sees state promptly and the
-    state a killed tap emitted last is complete on the pipe.
+    state a killed tap emitted last is complete on the pipe. STATE and SCHEMA messages are
+    encoded as they are, without the deep copy `to_dict` makes: the state grows with the
+    partitions, and the SDK sends a child stream's SCHEMA again for every partition.
     """
 
+    #: RECORD messages written so far (`taps_shared.state_writer` budgets STATEs by them).
+    records_written = 0
+
     def write_message(self, message: Message) -> None:
+        if isinstance(message, StateMessage):
+            self.write_line(self.state_line(message.value))
+            return
+        if isinstance(message, SchemaMessage):  # `to_dict` without its copy of the schema
+            fields = ((f.name, getattr(message, f.name)) for f in dataclasses.fields(message))
+            self._write({name: value for name, value in fields if value is not None}, flush=True)
+            return
         self._write(message.to_dict(), flush=message.type != "RECORD")
+
+    @staticmethod
+    def state_line(state: dict[str, t.Any]) -> bytes:
+        """A STATE message, as `StateMessage.to_dict()` has it, encoded as one line."""
+        return encoder.encode({"type": "STATE", "value": state}) + b"\n"
+
+    def write_line(self, line: bytes) -> None:
+        """One encoded message (a STATE, flushed at once)."""
+        self._write_bytes(line, flush=True)
 
     def write_record(
         self, stream: str, record: dict, version: int | None, time_extracted: t.Any
@@ -42,17 +64,21 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         if version is not None:
             message["version"] = version
         message["time_extracted"] = time_extracted
-        self._write(message)
+        self.records_written += 1
+        self._write_bytes(encoder.encode(message) + b"\n")
 
     def flush(self) -> None:
         """Flush stdout (at the end of a run, or of a failed one)."""
         self._write(None, flush=True)
 
+    @classmethod
+    def _write(cls, message: dict[str, t.Any] | None, *, flush: bool = False) -> None:
+        cls._write_bytes(b"" if message is None else encoder.encode(message) + b"\n", flush=flush)
+
     @staticmethod
-    def _write(message: dict[str, t.Any] | None, *, flush: bool = False) -> None:
+    def _write_bytes(line: bytes, *, flush: bool = False) -> None:
         """One whole line (and a flush), which a stop signal cannot cut short."""
         global _writing  # noqa: PLW0603 (one stdout per process)
-        line = b"" if message is None else encoder.encode(message) + b"\n"
         _writing = True
         try:
             sys.stdout.buffer.write(line)
