@@ -51,6 +51,8 @@ class Job:
         found = {"api_url": url}
         if self.emulator in {"openhuman", "humanapi"}:  # one server for API and auth
             found["auth_url"] = url.removesuffix("/v1")
+        if self.emulator == "openhuman":  # and OpenHuman's hosted backend at its root
+            found["backend_url"] = url.removesuffix("/v1")
         return found
 
     def settings(self, url: str) -> dict[str, str]:

@@ -19,10 +19,11 @@ Sources, so that nothing in the tables is written by hand:
 - coverage table: the tap's `coverage` module (`taps_shared.coverage`), every documented
   read endpoint with its streams or why it is left out; a stream without a row, or a row
   naming no stream of the tap, is an error;
+- privacy table: the `x-sensitivity` tags of the tap's schemas (`taps_shared.privacy`);
 - the taps table of the root README: the streams of each tap, with `FACTS`.
 
 README prose is kept: only the text between `<!-- settings:start -->` and
-`<!-- settings:end -->` (and the `streams:` and `coverage:` pairs) is replaced.
+`<!-- settings:end -->` (and the `streams:`, `coverage:` and `privacy:` pairs) is replaced.
 `tests/integration/test_readmes.py` runs the check for every tap, so a README or hub file
 that drifts from the code fails the tests.
 """
@@ -48,6 +49,8 @@ from urllib.parse import urlsplit
 
 import yaml
 from singer_sdk import RESTStream, Tap
+
+from taps_shared import privacy
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The workspace's console scripts live next to its interpreter (`.venv/bin`).
@@ -83,7 +86,7 @@ FACTS: dict[str, Facts] = {
     ),
     "tap-huma": Facts(
         "Huma",
-        "HR platform: users, positions, groups, job titles and public holidays",
+        "HR platform: users, positions, work schedules, groups, job titles and public holidays",
         "https://humahr.com",
         "OAuth2 client credentials",
         ("hris", "hr"),
@@ -97,14 +100,16 @@ FACTS: dict[str, Facts] = {
     ),
     "tap-openhuman": Facts(
         "OpenHuman",
-        "TinyHumans OpenHuman API: agents, conversations, memories, runs and usage",
+        "TinyHumans: the /v1 agents API, and the hosted backend (account, teams, billing, "
+        "agent sessions and tasks, memory, webhooks)",
         "https://tinyhumans.ai",
-        "`sk_` API key, or OAuth2 refresh token with rotation",
+        "`sk_` API key or OAuth2 refresh token (/v1); backend token or `x-api-key` (backend)",
         ("ai", "agents"),
         settings_groups=(
             ("api_key",),
             ("client_id", "client_secret", "refresh_token"),
             ("client_id", "client_secret", "token_cache_path"),
+            ("backend_token",),
         ),
     ),
     "tap-humanapi": Facts(
@@ -384,10 +389,38 @@ def coverage_table(info: TapInfo) -> str:
     return t.cast("str", coverage.table())
 
 
+def privacy_table(info: TapInfo) -> str:
+    """The sensitive fields of each stream, by class, from the `x-sensitivity` tags of the
+    tap's schemas (under every shape)."""
+    cls = tap_class(info.name)
+    rows: dict[str, dict[str, list[str]]] = {}
+    for label in info.shapes:
+        config = dict(zip(info.shape_settings, [label.split(": ")[-1]], strict=False))
+        tap = cls(config={**placeholder_config(cls), **config}, validate_config=False)
+        for name, stream in tap.streams.items():
+            for crumb, tag in privacy.tags(stream.schema).items():
+                path = ".".join(step for step in crumb if step != "properties")
+                fields = rows.setdefault(name, {}).setdefault(tag, [])
+                if path.replace(".items", "[]") not in fields:
+                    fields.append(path.replace(".items", "[]"))
+    counts = {tag: sum(len(r.get(tag, [])) for r in rows.values()) for tag in privacy.CLASSES}
+    lines = [
+        "Tagged fields: " + ", ".join(f"{n} {tag}" for tag, n in counts.items()) + ".",
+        "",
+        "| stream | " + " | ".join(privacy.CLASSES) + " |",
+        "|---|" + "---|" * len(privacy.CLASSES),
+    ]
+    for name, by_tag in rows.items():
+        cells = [", ".join(f"`{f}`" for f in by_tag.get(tag, [])) for tag in privacy.CLASSES]
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def readme(info: TapInfo, current: str, where: str) -> str:
     text = replace_block(current, "settings", settings_table(info), where)
     text = replace_block(text, "streams", streams_table(info), where)
-    return replace_block(text, "coverage", coverage_table(info), where)
+    text = replace_block(text, "coverage", coverage_table(info), where)
+    return replace_block(text, "privacy", privacy_table(info), where)
 
 
 def taps_table(infos: list[TapInfo]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typing as t
 
-from taps_shared import HumanRESTStream, OffsetPaging
+from taps_shared import HumanRESTStream, OffsetPaging, Paging
 
 if t.TYPE_CHECKING:
     import requests
@@ -34,7 +34,7 @@ class HumaStream(HumanRESTStream):
     primary_keys: t.ClassVar[list[str]] = ["id"]
     state_partitioning_keys: t.ClassVar[list[str]] = []
     records_key: str | None = "items"
-    paging = OffsetPaging(limit="limit", offset="offset")
+    paging: Paging | None = OffsetPaging(limit="limit", offset="offset")
 
 
 class UsersStream(HumaStream):
@@ -47,8 +47,13 @@ class UsersStream(HumaStream):
         return params
 
 
-class UserDetailsStream(HumaStream):
-    """`GET /users/{userId}`, its Field wrappers unwrapped to their values."""
+class FieldDetailsStream(HumaStream):
+    """A detail endpoint whose attributes come in Field wrappers (`GET /users/{userId}`,
+    `GET /users/{userId}/positions/{id}`): one record per request, each wrapper replaced by
+    its value."""
+
+    one_record = True
+    paging = None
 
     def extract_records(self, body: t.Any, response: requests.Response) -> list[dict]:
         return [unwrap_fields(record) for record in super().extract_records(body, response)]

@@ -1,8 +1,11 @@
-"""tap-huma: users, their details and positions, groups, job titles and holidays.
+"""tap-huma: users, their details, positions and work schedules, groups, job titles and
+holidays.
 
 Everything is full table: the API has no change timestamps. User details are fetched once
 per user (`GET /users/{id}`); their children, emergency contacts and identifications come
-inside them and become three streams without further requests.
+inside them and become three streams without further requests. The other detail streams
+(`position_details`, `work_schedules`, `group_details`, `job_title_details`) cost one
+request per parent record; the catalog selection is their switch.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ from functools import cached_property, partial
 from singer_sdk import typing as th
 
 from tap_huma import schemas
-from tap_huma.client import HolidaysStream, HumaStream, UserDetailsStream, UsersStream
+from tap_huma.client import FieldDetailsStream, HolidaysStream, HumaStream, UsersStream
 from taps_shared import ConfigError, HumanTap, StreamSpec, StreamTable, settings
 from taps_shared.dates import parse_datetime
 from taps_shared.oauth import ClientCredentialsAuth
 
 _COUNTRY = re.compile(r"[A-Z]{2}")
 USER = {"userId": "id"}
+POSITION = {"userId": "userId", "positionId": "id"}
 OAUTH_PATH = "/auth/oauth/token"
 
 #: Page limits are the OpenAPI's maxima (positions states none: the users maximum is used).
@@ -33,17 +37,53 @@ STREAMS = StreamTable(
             "user_details",
             "/users/{userId}",
             parent="users",
-            one_record=True,
-            paging=None,
             context=USER,
-            base=UserDetailsStream,
+            base=FieldDetailsStream,
         ),
         StreamSpec("user_children", parent="user_details", nested="children"),
         StreamSpec("user_emergency_contacts", parent="user_details", nested="emergencyContacts"),
         StreamSpec("user_identifications", parent="user_details", nested="identifications"),
-        StreamSpec("positions", "/users/{userId}/positions", parent="users", page_limit=50),
-        StreamSpec("groups", "/groups", page_limit=25),
-        StreamSpec("job_titles", "/job-titles", records_key=None, paging=None),
+        StreamSpec(
+            "positions",
+            "/users/{userId}/positions",
+            parent="users",
+            page_limit=50,
+            context=POSITION,
+        ),
+        StreamSpec(
+            "position_details",
+            "/users/{userId}/positions/{positionId}",
+            parent="positions",
+            base=FieldDetailsStream,
+        ),
+        # A user without a current schedule gets a 404 (assumed): no record for them.
+        StreamSpec(
+            "work_schedules",
+            "/users/{userId}/work-schedule",
+            parent="users",
+            primary_keys=("userId",),
+            one_record=True,
+            paging=None,
+            on_not_found="empty",
+        ),
+        StreamSpec("groups", "/groups", page_limit=25, context={"groupId": "id"}),
+        StreamSpec(
+            "group_details", "/groups/{groupId}", parent="groups", one_record=True, paging=None
+        ),
+        StreamSpec(
+            "job_titles",
+            "/job-titles",
+            records_key=None,
+            paging=None,
+            context={"jobTitleId": "id"},
+        ),
+        StreamSpec(
+            "job_title_details",
+            "/job-titles/{jobTitleId}",
+            parent="job_titles",
+            one_record=True,
+            paging=None,
+        ),
         StreamSpec(
             "holidays",
             "/holidays/{countryCode}",
@@ -134,6 +174,7 @@ class TapHuma(HumanTap):
         ),
         settings.requests_per_second(5, "Huma documents no limit"),
         *settings.transport(),
+        *settings.privacy(),
     ).to_dict()
 
     def check_settings(self) -> None:

@@ -13,13 +13,15 @@ COMPENSATIONS = "compensations:read"
 DOCUMENTS = "documents:read"
 
 #: Every stream is incremental on `updatedAt`, unless it says otherwise; `scope` names the
-#: token scope beyond private:read that its resource needs.
+#: token scope beyond private:read that its resource needs. The 32 core resources of the
+#: spec, related ones together.
 STREAMS = StreamTable(
     HumaansStream,
     schemas,
     [
         StreamSpec("people", "/people"),
         StreamSpec("companies", "/companies"),
+        StreamSpec("spaces", "/spaces"),
         StreamSpec("locations", "/locations"),
         StreamSpec("job_roles", "/job-roles"),
         StreamSpec("compensations", "/compensations", scope=COMPENSATIONS),
@@ -29,19 +31,30 @@ STREAMS = StreamTable(
         StreamSpec("time_away_allocations", "/time-away-allocations"),
         StreamSpec("time_away_policies", "/time-away-policies"),
         StreamSpec("time_away_adjustments", "/time-away-adjustments"),
+        # Leave balances: computed by the API and changing as days pass, without a known
+        # updatedAt, so read in full every run (every person's periods, every year).
+        StreamSpec(
+            "time_away_periods", "/time-away-periods", replication_key=None, incremental=None
+        ),
         StreamSpec("bank_accounts", "/bank-accounts"),
         StreamSpec("emergency_contacts", "/emergency-contacts"),
         StreamSpec("equipment", "/equipment"),
+        StreamSpec("equipment_types", "/equipment-types"),
+        StreamSpec("equipment_names", "/equipment-names"),
         StreamSpec("custom_fields", "/custom-fields"),
         StreamSpec("custom_values", "/custom-values"),
         StreamSpec("documents", "/documents", scope=DOCUMENTS),
         StreamSpec("document_types", "/document-types", scope=DOCUMENTS),
+        StreamSpec("document_folders", "/document-folders", scope=DOCUMENTS),
         StreamSpec("identity_documents", "/identity-documents", scope=DOCUMENTS),
+        StreamSpec("identity_document_types", "/identity-document-types", scope=DOCUMENTS),
         StreamSpec("timesheet_entries", "/timesheet-entries"),
         StreamSpec("timesheet_submissions", "/timesheet-submissions"),
         StreamSpec("working_patterns", "/working-patterns"),
+        StreamSpec("working_pattern_allocations", "/working-pattern-allocations"),
         StreamSpec("public_holidays", "/public-holidays"),
         StreamSpec("public_holiday_calendars", "/public-holiday-calendars"),
+        StreamSpec("public_holiday_calendar_days", "/public-holiday-calendar-days"),
     ],
 )
 
@@ -80,6 +93,7 @@ class TapHumaans(HumanTap):
             ),
         ),
         *settings.transport(),
+        *settings.privacy(),
     ).to_dict()
 
     def build_authenticator(self) -> BearerTokenAuth:

@@ -123,6 +123,10 @@ class AppUsers:
         return payload
 
 
+#: Streams whose records carry `timeSeries` when asked with `time_series=true`.
+TIME_SERIES_STREAMS = frozenset({"activities", "sleeps"})
+
+
 class HumanApiStream(HumanRESTStream):
     """A Human API list: incremental on `updatedAt`, sorted on the tap side."""
 
@@ -139,6 +143,12 @@ class HumanApiStream(HumanRESTStream):
     @property
     def users(self) -> AppUsers:
         return t.cast("AppUsers", t.cast("t.Any", self.tap).users)
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
+        params = super().get_url_params(context, next_page_token)
+        if self.name in TIME_SERIES_STREAMS and self.config.get("time_series"):
+            params["time_series"] = "true"
+        return params
 
 
 class AppStream(HumanApiStream):

@@ -32,6 +32,9 @@ WELLNESS: dict[str, tuple[str, str]] = {
     "body_fat": ("/body_fat/readings", "/users/body_fats"),
     "height": ("/height/readings", "/users/heights"),
     "weight": ("/weight/readings", "/users/weights"),
+    "locations": ("/locations", "/users/locations"),
+    "food_meals": ("/food/meals", "/users/food/meals"),
+    "genetic_traits": ("/genetic/traits", "/users/genetic_traits"),
 }
 MEDICAL = (
     "allergies",
@@ -55,8 +58,8 @@ def wellness(name: str, mode: str) -> StreamSpec:
 
 
 def stream_table(mode: str) -> StreamTable:
-    """Every stream, the wellness ones in `mode`. Medical records answer 404 for a user
-    without any: no records, not an error."""
+    """Every stream, the wellness ones in `mode`. Medical records (and the medical
+    profile) answer 404 for a user without any: no records, not an error."""
     return StreamTable(
         HumanApiStream,
         schemas,
@@ -86,6 +89,17 @@ def stream_table(mode: str) -> StreamTable:
                 primary_keys=("humanId", "id", "source"),
                 replication_key=None,
                 paging=None,
+                base=UserStream,
+            ),
+            StreamSpec(
+                "medical_profile",
+                "/medical/profile",
+                parent="users",
+                primary_keys=("humanId",),
+                replication_key=None,
+                one_record=True,
+                paging=None,
+                on_not_found="empty",
                 base=UserStream,
             ),
             *(
@@ -152,6 +166,16 @@ class TapHumanApi(HumanTap):
                 "vendor's advice); `per_user`: the Data API with each user's token."
             ),
         ),
+        th.Property(
+            "time_series",
+            th.BooleanType,
+            default=False,
+            title="Time series",
+            description=(
+                "Ask for the `timeSeries` of activities and sleeps (the API's "
+                "`time_series=true`): minute-level samples, much larger records."
+            ),
+        ),
         settings.page_size(default=500, maximum=500),
         settings.requests_per_second(10, "Human API documents no limit"),
         th.Property(
@@ -176,6 +200,7 @@ class TapHumanApi(HumanTap):
             examples=["0/4"],
         ),
         *settings.transport(),
+        *settings.privacy(),
     ).to_dict()
 
     @property

@@ -1,18 +1,27 @@
-"""tap-humanos: requests and their credentials, resources, groups and the activity log."""
+"""tap-humanos: requests and their credentials, resources, groups, the activity log and
+webhook registrations."""
 
 from __future__ import annotations
 
 from singer_sdk import typing as th
 
 from tap_humanos import schemas
-from tap_humanos.client import HumanosStream
+from tap_humanos.client import (
+    CredentialsStream,
+    EvidenceStream,
+    HumanosStream,
+    RequestsStream,
+    WebhooksStream,
+)
 from taps_shared import ConfigError, HmacSignedAuth, HumanTap, StreamSpec, StreamTable, settings
 from taps_shared.errors import UnauthorizedError
 
 #: Requests and the activity log come newest first and are incremental on `createdAt`;
-#: resources and groups are full table. A request's credentials (decisions and W3C
-#: credential included) come from its detail, `GET /request/{requestId}`. The activity
-#: log exists in dated API versions only: a 404 (v1) skips it with a warning.
+#: the rest is full table. Each request's detail (`GET /request/{requestId}`) adds its
+#: agent and issuer to the request and gives its credentials (decisions and W3C credential
+#: included); each credential is then read on its own (`GET /credential/{credentialId}`:
+#: tags, revocation) with its evidence. The activity log and the evidence exist in dated
+#: API versions only: a 404 (v1) skips them with a warning, as it does webhooks.
 STREAMS = StreamTable(
     HumanosStream,
     schemas,
@@ -23,14 +32,37 @@ STREAMS = StreamTable(
             replication_key="createdAt",
             api_order="descending",
             context={"requestId": "id"},
+            base=RequestsStream,
         ),
         StreamSpec(
             "credentials",
             "/request/{requestId}",
             parent="requests",
-            records_key="credentials",
+            one_record=True,
+            paging=None,
+            context={"requestId": "requestId", "credentialId": "id"},
+            state_partitioning_keys=(),
+            on_not_found="empty",
+            base=CredentialsStream,
+        ),
+        StreamSpec(
+            "credential_details",
+            "/credential/{credentialId}",
+            parent="credentials",
+            primary_keys=("credentialId",),
+            one_record=True,
             paging=None,
             state_partitioning_keys=(),
+            on_not_found="empty",
+        ),
+        StreamSpec(
+            "credential_evidence",
+            "/credential/{credentialId}/evidence",
+            parent="credentials",
+            records_key=None,
+            paging=None,
+            state_partitioning_keys=(),
+            base=EvidenceStream,
         ),
         StreamSpec("resources", "/resource"),
         StreamSpec("resource_groups", "/resource/group"),
@@ -40,6 +72,14 @@ STREAMS = StreamTable(
             replication_key="createdAt",
             api_order="descending",
             on_not_found="skip",
+        ),
+        StreamSpec(
+            "webhooks",
+            "/webhooks",
+            records_key=None,
+            paging=None,
+            on_not_found="skip",
+            base=WebhooksStream,
         ),
     ],
 )
@@ -85,6 +125,7 @@ class TapHumanos(HumanTap):
         settings.page_size(default=100, maximum=100, minimum=5),
         settings.requests_per_second(2, "Humanos documents no read limit; writes are 1/s"),
         *settings.transport(),
+        *settings.privacy(),
     ).to_dict()
 
     @property

@@ -9,6 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from taps_shared import CursorPaging, HumanRESTStream, IncrementalFilter
 
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
 #: The filter value of a first run without start_date: every record is later than this.
 EPOCH = "1970-01-01T00:00:00.000Z"
 #: Days of usage read on a first run without start_date.
@@ -28,6 +31,18 @@ class OpenHumanStream(HumanRESTStream):
     records_key: str | None = "data"
     paging = CursorPaging(limit="limit", cursor="cursor")
     incremental = after("updated_after")
+
+    def request_all(self, context: Context | None) -> t.Iterator[dict]:
+        """Every record; none, with one warning, when the run has no credential for the
+        /v1 API (only the hosted backend's backend_token)."""
+        if self.tap.v1_mode is None:  # type: ignore[attr-defined]
+            self.logger.warning(
+                "Skipping stream %s: no credential for the /v1 API (set api_key, or the "
+                "OAuth settings)",
+                self.name,
+            )
+            return
+        yield from super().request_all(context)
 
 
 class UsageStream(OpenHumanStream):

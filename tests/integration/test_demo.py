@@ -127,14 +127,19 @@ def test_two_runs_report_progress_the_table_and_both_totals(fake: dict[str, str]
         assert line in out, out
     rows = table_rows(out)
     # Every stream of every tap, with its replication from the tap's --discover.
-    assert len(rows) == 24 + 9 + 5 + 6 + 25
+    assert len(rows) == 32 + 13 + 8 + (6 + 23) + 29
     assert rows["tap-humaans", "people"] == ("incremental, updatedAt", 10)
     assert rows["tap-humaans", "public_holidays"] == ("incremental, updatedAt", 0)
+    assert rows["tap-humaans", "time_away_periods"] == ("full table", 0)
     assert rows["tap-huma", "users"] == ("full table", 10)
+    assert rows["tap-huma", "position_details"] == ("full table, per positions", 0)
+    assert rows["tap-huma", "work_schedules"] == ("full table, per users", 0)
     assert rows["tap-humanos", "requests"] == ("incremental, createdAt", 10)
     assert rows["tap-humanos", "credentials"] == ("full table, per requests", 0)
     assert rows["tap-openhuman", "messages"] == ("incremental, created_at, per conversations", 0)
     assert rows["tap-openhuman", "agents"] == ("incremental, updated_at", 10)
+    assert rows["tap-openhuman", "session_messages"] == ("incremental, ts, per sessions", 0)
+    assert rows["tap-openhuman", "team_members"] == ("full table, per teams", 0)
     assert rows["tap-humanapi", "users"] == ("full table", 10)
     assert sum(n for _, n in rows.values()) == 50
     assert "this run moved 50 records: a full extract." in out

@@ -33,7 +33,7 @@ EXPECTED: dict[str, t.Callable[[t.Any], dict[str, list[dict]]]] = {
     "humaans": lambda emulator: {s: emulator.data[p] for s, p in STREAM_PATHS.items()},
     "huma": huma_expected,
     "humanos": humanos_expected,
-    "openhuman": lambda emulator: emulator.data,
+    "openhuman": lambda emulator: {**emulator.data, **emulator.backend.data},
     "humanapi": lambda emulator: {
         s: list(rows.values()) for s, rows in humanapi_expected(emulator).items()
     },
@@ -187,7 +187,10 @@ def select_all(case: TapSpec, config: dict) -> dict:
     catalog = case.tap_class(config=config, validate_config=False).catalog_dict
     for entry in catalog["streams"]:
         entry["metadata"][0]["metadata"]["selected"] = True
-    return deselect(catalog, "credentials", "w3cCredential") if case.name == "humanos" else catalog
+    if case.name == "humanos":
+        deselect(catalog, "credentials", "w3cCredential")
+        deselect(catalog, "credential_details", "w3cCredential", "credential")
+    return catalog
 
 
 def without_extra(result: SyncResult) -> dict[str, list[dict]]:

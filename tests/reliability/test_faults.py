@@ -148,12 +148,15 @@ def test_a_burst_beyond_the_retry_budget_fails_in_one_line_and_resumes(tap: str)
     with trial(tap, "faults", "burst beyond the retry budget") as outcome:
         outcome.count = canary.burst.fired
         assert endpoint is not None and endpoint in clean.stream_endpoints, canary.burst_path
-        assert canary.burst.fired == CANARY_RETRIES + 1, "every attempt, then it gives up"
         assert run.returncode != 0
         assert "Traceback" not in run.stderr
         assert len(run.error_lines) == 1, run.stderr[-3000:]
         error = run.error_lines[0]
-        assert endpoint.name in error and "503" in error and "gave up" in error, error
+        assert endpoint.name in error and "503" in error, error
+        # Every attempt, then it gives up. The final request's first attempts may have met
+        # another armed fault (an expired token's 401, say) before the burst reached it.
+        assert f"gave up after {CANARY_RETRIES + 1} attempts" in error, error
+        assert 1 <= canary.burst.fired <= CANARY_RETRIES + 1
         messages = run.messages  # every stdout line parses: no message was cut short
         states = [m["value"] for m in messages if m["type"] == "STATE"]
         assert states, "STATE was emitted before the failure"
@@ -185,7 +188,10 @@ def test_a_token_endpoint_down_mid_sync_fails_naming_the_stream(tap: str) -> Non
             if len(tokens) > 1:  # a token per user: the second user's first one fails
                 stream = None  # fetched for users in parallel: any of the users' streams
             else:  # one token: it expires mid-sync, and its renewal fails
-                stream = sorted(clean.stream_endpoints, key=lambda e: e.first)[-1]
+                minted = [
+                    e for e in clean.stream_endpoints if case.uses_minted_token(example_path(e))
+                ]  # the last stream whose requests carry the token (not another API's)
+                stream = sorted(minted, key=lambda e: e.first)[-1]
                 faults.add("call", action=lambda: case.expire(emulator), pattern=stream.pattern)
             burst = faults.add(
                 "status",

@@ -257,7 +257,11 @@ def test_ids_from_the_server_are_one_quoted_path_segment(hostile):
                 "status", status=200, body=hostile_conversations(hostile), path="/v1/conversations"
             )
             sync(case.tap_class, config_for(case, emulator))
-            children = [r.path for r in emulator.server.requests if r.path.endswith("/messages")]
+            children = [
+                r.path
+                for r in emulator.server.requests
+                if r.path.startswith("/v1/conversations/") and r.path.endswith("/messages")
+            ]
         quoted = hostile.replace("%", "%25").replace("/", "%2F").replace("?", "%3F")
         quoted = quoted.replace("=", "%3D").replace("#", "%23")
         assert children == [f"/v1/conversations/{quoted}/messages"]

@@ -70,8 +70,8 @@ def test_a_future_start_date_names_the_full_table_streams_that_ignore_it(caplog)
         TapHumanos(config=config)
     assert warnings(caplog) == [
         "start_date 2999-01-01 is in the future: no records from incremental streams; "
-        "full-table streams ignore it and emit every record: credentials, resource_groups, "
-        "resources"
+        "full-table streams ignore it and emit every record: credential_details, "
+        "credential_evidence, credentials, resource_groups, resources, webhooks"
     ]
 
 

@@ -138,6 +138,12 @@ PINS = {
         "_ConfigInput.from_cli_args(*value)" in source(PluginBase.cb_config)
         and list(inspect.signature(_ConfigInput).parameters) == ["config", "parse_env"]
     ),
+    # SDKTap.setup_mapper: the plugin's mapper, then the catalog's streams registered.
+    "Tap.setup_mapper registers the catalog's streams on the plugin's mapper": lambda: (
+        "super().setup_mapper()" in source(Tap.setup_mapper)
+        and "self.mapper.register_raw_streams_from_catalog(self.catalog)"
+        in source(Tap.setup_mapper)
+    ),
     # taps_shared.conform uses the SDK's own schema tests.
     "schema helpers the conformer shares": lambda: all(
         callable(getattr(_typing, name, None))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from human_sandbox import huma, humaans, humanapi, humanos, openhuman
+from human_sandbox.openhuman_backend import BACKEND_TOKEN
 from tap_huma.tap import TapHuma
 from tap_humaans.tap import TapHumaans
 from tap_humanapi.tap import TapHumanApi
@@ -194,6 +195,10 @@ def _api_and_auth_urls(emulator: t.Any) -> dict[str, str]:
     return {"api_url": emulator.api_url, "auth_url": emulator.auth_url}
 
 
+def _openhuman_urls(emulator: t.Any) -> dict[str, str]:
+    return {**_api_and_auth_urls(emulator), "backend_url": emulator.backend_url}
+
+
 #: The holidays tap-huma reads in its own tests (tests/taps/huma/expected.py derives them).
 HUMA_HOLIDAYS = {
     "holiday_countries": ["NO", "SE"],
@@ -211,6 +216,8 @@ _HUMANAPI_CREDENTIALS = {
     "client_secret": humanapi.CLIENT_SECRET,
     "app_key": humanapi.APP_KEY,
 }
+#: OpenHuman's hosted backend (contract B): its bearer token.
+_BACKEND = {"backend_token": BACKEND_TOKEN}
 #: Every user with a connected source: every stream has records.
 _ALL_CONNECTED = {"no_source_users": 0}
 
@@ -306,7 +313,7 @@ _TAPS = [
     TapSpec(
         TapOpenHuman,
         openhuman.OpenHumanEmulator,
-        _api_and_auth_urls,
+        _openhuman_urls,
         {
             "API key": Auth({"api_key": openhuman.API_KEY}),
             "OAuth": Auth(
@@ -315,14 +322,20 @@ _TAPS = [
                 token_path="/oauth/token",
             ),
         },
+        # Every use but `inputs` reads the hosted backend (B) with its bearer token as well;
+        # tests/taps/openhuman/test_tap.py covers the API key on its machine routes.
         datasets={
-            "tap": Dataset(12, {"start_date": "2024-01-01"}),
-            "engine": Dataset(12, {"start_date": "2024-01-01"}),
-            "faults": Dataset(3, {"start_date": "2024-01-01", "page_size": 20}, auth="OAuth"),
-            "canary": Dataset(3, {"start_date": "2024-01-01", "page_size": 20}, auth="OAuth"),
+            "tap": Dataset(12, {"start_date": "2024-01-01", **_BACKEND}),
+            "engine": Dataset(12, {"start_date": "2024-01-01", **_BACKEND}),
+            "faults": Dataset(
+                3, {"start_date": "2024-01-01", "page_size": 20, **_BACKEND}, auth="OAuth"
+            ),
+            "canary": Dataset(
+                3, {"start_date": "2024-01-01", "page_size": 20, **_BACKEND}, auth="OAuth"
+            ),
             "inputs": Dataset(4),
-            "resume": Dataset(5),
-            "sdk": Dataset(6, {"start_date": "2024-01-01"}),
+            "resume": Dataset(5, _BACKEND),
+            "sdk": Dataset(6, {"start_date": "2024-01-01", **_BACKEND}),
         },
         secret="api_key",
         bad_input=BadInput(

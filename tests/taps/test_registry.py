@@ -17,6 +17,7 @@ STUB = SimpleNamespace(
     url="http://127.0.0.1:9",
     api_url="http://127.0.0.1:9/v1",
     auth_url="http://127.0.0.1:9",
+    backend_url="http://127.0.0.1:9",
     issue_refresh_token=lambda: "rt_stub",
 )
 

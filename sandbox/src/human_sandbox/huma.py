@@ -22,6 +22,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
@@ -81,6 +82,13 @@ DRIFT = {
     "positions": Drift(nested=("title",), enums={"contractType", "status"}),
     "groups": Drift(nested=("members[]", "address"), enums={"type"}),
     "job_titles": Drift(),
+    "position_details": Drift(
+        nested=("title.value",), enums={"contractType", "status", "endReason"}
+    ),
+    "work_schedules": Drift(),
+    "group_details": Drift(
+        nested=("members[]", "links[]", "grants[]", "grants[].role"), enums={"type", "domain"}
+    ),
 }
 
 
@@ -448,6 +456,20 @@ _END_REASONS = (
     "temporary_contract_or_position_ended",
     "change_in_payroll_system_or_accountant",
     "other",
+)
+WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+#: Work schedules: name, countryCode, working weekdays (Monday = 0), default, archived.
+#: First a standard week per country the users live in (the organisation's default first).
+_SCHEDULES: tuple[tuple[str, str | None, tuple[int, ...], bool, bool], ...] = (
+    ("Standard week (Norway)", "NO", (0, 1, 2, 3, 4), True, False),
+    ("Standard week (Sweden)", "SE", (0, 1, 2, 3, 4), False, False),
+    ("Standard week (Denmark)", "DK", (0, 1, 2, 3, 4), False, False),
+    ("Standard week (UK)", "GB", (0, 1, 2, 3, 4), False, False),
+    ("Standard week (Germany)", "DE", (0, 1, 2, 3, 4), False, False),
+    ("Standard week (Finland)", "FI", (0, 1, 2, 3, 4), False, False),
+    ("Four-day week", "NO", (0, 1, 2, 3), False, False),
+    ("Part time (Mon-Wed)", None, (0, 1, 2), False, False),
+    ("Summer hours 2023", "NO", (0, 1, 2, 3), False, True),
 )
 _RELATIONS = ("Spouse", "Partner", "Mother", "Father", "Sister", "Brother", "Friend")
 _GENDERS = ("Female", "Male", "Female", "Male", "Non-binary")
@@ -868,8 +890,46 @@ class _Builder:
                 ctx, users[i], simple, admin if admin is not ctx else None
             )
         emu.job_titles = [{"id": t["id"], "name": t["name"]} for t in self.titles]
-        emu.job_title_details = {t["id"]: t for t in self.titles}
+        emu.title_descriptions = {t["id"]: t["description"] for t in self.titles}
         emu.service_user = self._service_user(emu)
+        emu.work_schedules = self._work_schedules()
+
+    def _work_schedules(self) -> dict[str, dict[str, Any]]:
+        """User id -> the WorkSchedule `GET /users/{id}/work-schedule` serves: the standard
+        week of the user's country, or a shorter week for part-timers (by the percentage
+        of the current position). Deactivated users have none: the API answers 404
+        (assumed; the spec declares a 404 but not when)."""
+        rng = self.rng("work-schedules")
+        ids = [_uuid(rng) for _ in _SCHEDULES]
+        names = [name for name, *_ in _SCHEDULES]
+        standard = {country: k for k, (_, country, *_) in enumerate(_SCHEDULES[:6])}
+        chosen: dict[str, int] = {}
+        for ctx in self.users:
+            if not ctx.active:
+                continue
+            current = [p for p in ctx.positions if p.status == "CURRENT"] or ctx.positions[:1]
+            percentage = current[0].percentage or 100
+            if percentage <= 50:
+                chosen[ctx.id] = names.index("Part time (Mon-Wed)")
+            elif percentage < 100:
+                chosen[ctx.id] = names.index("Four-day week")
+            else:
+                chosen[ctx.id] = standard[ctx.country]
+        counts = Counter(chosen.values())
+        schedules = [
+            {
+                "id": ids[k],
+                "name": name,
+                "countryCode": country,
+                "weekDays": [day + 1 for day in days],  # deprecated: 1 = Monday (assumed)
+                "weekWorkDays": [WEEKDAYS[day] for day in days],
+                "default": default,
+                "userCount": counts[k],
+                "archived": archived,
+            }
+            for k, (name, country, days, default, archived) in enumerate(_SCHEDULES)
+        ]
+        return {user_id: schedules[k] for user_id, k in chosen.items()}
 
     @staticmethod
     def _summary(p: _Position) -> dict[str, Any]:
@@ -1377,13 +1437,15 @@ class HumaEmulator(Emulator):
         self.groups: list[dict[str, Any]] = []
         self.group_members: dict[str, list[int]] = {}
         self.job_titles: list[dict[str, Any]] = []
-        self.job_title_details: dict[str, dict[str, Any]] = {}
+        self.title_descriptions: dict[str, str | None] = {}
+        self.work_schedules: dict[str, dict[str, Any]] = {}
         self.service_user: dict[str, Any] = {}
         self._builder = _Builder(seed, size)
         self._builder.build(self)
+        #: Group id -> what `GET /groups/{id}` serves (GroupDetails).
+        self.group_details = {g["id"]: self._group_detail(g) for g in self.groups}
         if drift:
             self._drift()
-        self._group_by_id = {g["id"]: g for g in self.groups}
         self._user_blobs = [orjson.dumps(u) for u in self.users]
         self._group_blobs = [orjson.dumps(g) for g in self.groups]
         self._active_flags = [u["status"]["active"] for u in self.users]
@@ -1404,6 +1466,10 @@ class HumaEmulator(Emulator):
         self.positions = {u: [next(positions) for _ in ps] for u, ps in self.positions.items()}
         self.groups = drift_records(self.groups, DRIFT["groups"])
         self.job_titles = drift_records(self.job_titles, DRIFT["job_titles"])
+        for name in ("position_details", "work_schedules", "group_details"):
+            served: dict[Any, dict[str, Any]] = getattr(self, name)
+            drifted = drift_records(list(served.values()), DRIFT[name])
+            setattr(self, name, dict(zip(served, drifted, strict=True)))
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -1422,10 +1488,17 @@ class HumaEmulator(Emulator):
         """What ``GET /holidays/{country}?fromDate&toDate`` serves (both ends inclusive)."""
         return [d for d in CALENDAR.get(country, ()) if from_date <= d <= to_date]
 
-    def group_details(self, group_id: str) -> dict[str, Any]:
+    def job_title_detail(self, title_id: str) -> dict[str, Any] | None:
+        """``GET /job-titles/{id}`` (JobTitle): the list's item with its description, so
+        a title renamed, added or removed in ``job_titles`` is so in its details too."""
+        summary = next((t for t in self.job_titles if t["id"] == title_id), None)
+        if summary is None:
+            return None
+        return {**summary, "description": self.title_descriptions.get(title_id)}
+
+    def _group_detail(self, group: dict[str, Any]) -> dict[str, Any]:
         """``GET /groups/{id}`` (GroupDetails: members as full User list items)."""
-        group = self._group_by_id[group_id]
-        description, links = self._builder.group_extra[group_id]
+        description, links = self._builder.group_extra[group["id"]]
         member_ids = [m["id"] for m in group["members"]]
         grants = []
         if group["type"] == "team" and member_ids:
@@ -1610,6 +1683,8 @@ class HumaEmulator(Emulator):
                 return lambda req: self._list_positions(req, parts[1])
             if parts[2] == "positions" and n == 4:
                 return lambda req: self._get_position(parts[1], parts[3])
+            if parts[2] == "work-schedule" and n == 3:
+                return lambda req: self._get_work_schedule(parts[1])
             return None
         if head == "groups" and n <= 2:
             return self._list_groups if n == 1 else (lambda req: self._get_group(parts[1]))
@@ -1719,6 +1794,16 @@ class HumaEmulator(Emulator):
             return json_response(404, not_found("Position", raw_id))
         return json_response(200, detail)
 
+    def _get_work_schedule(self, raw: str) -> Response:
+        """The user's current WorkSchedule; `me` is the service user, who has none."""
+        user_id = self.service_user_id if raw == "me" else self._uuid(raw, "id")
+        if user_id not in self.details and user_id != self.service_user_id:
+            return json_response(404, not_found("User", raw))
+        schedule = self.work_schedules.get(user_id)
+        if schedule is None:
+            return json_response(404, not_found("WorkSchedule", raw))
+        return json_response(200, schedule)
+
     def _list_groups(self, req: Request) -> Response:
         limit = self._int(req, "limit", GROUPS_DEFAULT_LIMIT, GROUPS_MAX_LIMIT)
         offset = self._int(req, "offset", 0, None)
@@ -1743,10 +1828,10 @@ class HumaEmulator(Emulator):
         return json_response(200, self._page(rows[offset : offset + limit], len(rows)))
 
     def _get_group(self, raw: str) -> Response:
-        group_id = self._uuid(raw, "id")
-        if group_id not in self._group_by_id:
+        details = self.group_details.get(self._uuid(raw, "id"))
+        if details is None:
             return json_response(404, not_found("Group", raw))
-        return json_response(200, self.group_details(group_id))
+        return json_response(200, details)
 
     def _list_job_titles(self, req: Request) -> Response:
         search = (req.q("search") or "").strip().lower()
@@ -1755,7 +1840,7 @@ class HumaEmulator(Emulator):
 
     def _get_job_title(self, raw: str) -> Response:
         title_id = self._uuid(raw, "id")
-        title = self.job_title_details.get(title_id)
+        title = self.job_title_detail(title_id)
         if title is None:
             return json_response(404, not_found("JobTitle", raw))
         return json_response(200, title)

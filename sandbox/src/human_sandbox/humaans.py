@@ -71,6 +71,14 @@ STREAM_PATHS: dict[str, str] = {
     "working_patterns": "working-patterns",
     "public_holidays": "public-holidays",
     "public_holiday_calendars": "public-holiday-calendars",
+    "working_pattern_allocations": "working-pattern-allocations",
+    "time_away_periods": "time-away-periods",
+    "spaces": "spaces",
+    "document_folders": "document-folders",
+    "equipment_types": "equipment-types",
+    "equipment_names": "equipment-names",
+    "identity_document_types": "identity-document-types",
+    "public_holiday_calendar_days": "public-holiday-calendar-days",
 }
 RESOURCES: tuple[str, ...] = tuple(STREAM_PATHS.values())
 
@@ -86,11 +94,15 @@ DRIFT: dict[str, Drift] = {
         enums={"startPeriod", "endPeriod", "requestStatus", "period"},
     ),
     "time-away-allocations": Drift(nested=("timeAwayPolicy",)),
+    "time-away-periods": Drift(nested=("timeAwayAllocation", "timeAwayAllocation.timeAwayPolicy")),
     "timesheet-entries": Drift(nested=("duration",)),
     "working-patterns": Drift(nested=("workingDays[]",)),
     "compensation-types": Drift(enums={"baseType"}),
     "custom-fields": Drift(enums={"type"}),
-    "timesheet-submissions": Drift(enums={"status"}),
+    "timesheet-submissions": Drift(nested=("durationAsTime",), enums={"status"}),
+    "companies": Drift(enums={"status", "paymentStatus"}),
+    "documents": Drift(nested=("file",)),
+    "identity-documents": Drift(nested=("file",)),
 }
 
 _PUBLIC_OK = frozenset({"public:read", "private:read"})
@@ -104,11 +116,14 @@ RESOURCE_SCOPES: dict[str, frozenset[str]] = {path: _PRIVATE for path in RESOURC
     "companies": _PUBLIC_OK,
     "public-holidays": _PUBLIC_OK,
     "public-holiday-calendars": _PUBLIC_OK,
+    "public-holiday-calendar-days": _PUBLIC_OK,
     "compensations": _COMP,
     "compensation-types": _COMP,
     "documents": _DOCS,
     "document-types": _DOCS,
+    "document-folders": _DOCS,
     "identity-documents": _DOCS,
+    "identity-document-types": _DOCS,
 }
 
 #: Person fields a token with only public:read sees (the spec: a "company-public subset").
@@ -143,6 +158,9 @@ PUBLIC_PERSON_FIELDS: tuple[str, ...] = (
 
 MAX_LIMIT = 250
 DEFAULT_LIMIT = 100
+#: The day time-away balances are computed for (`/time-away-periods`: used before it,
+#: upcoming after it; the current period contains it): a month before the data ends.
+BALANCE_DAY = dg.SPAN_DAYS - 31
 
 _FEATHERS_ERRORS: dict[int, tuple[str, str]] = {
     400: ("BadRequest", "bad-request"),
@@ -380,6 +398,21 @@ _COMPENSATION_TYPES = (
     ("Car allowance", "custom"),
 )
 _DOCUMENT_TYPES = ("Employment contract", "Offer letter", "NDA", "Payslip", "Performance review")
+# Document folders: name, audience (who sees its documents; the shape is assumed: the
+# public client types it only as a map), and the document types filed in it.
+_DOCUMENT_FOLDERS: tuple[tuple[str, dict[str, Any], tuple[int, ...]], ...] = (
+    ("Contracts", {"roles": ["admin", "owner"], "person": True, "manager": False}, (0, 1, 2)),
+    ("Payslips", {"roles": ["admin", "owner"], "person": True, "manager": False}, (3,)),
+    ("Performance", {"roles": ["admin", "owner"], "person": True, "manager": True}, (4,)),
+    (
+        "Company policies",
+        {"roles": ["admin", "owner", "user"], "person": True, "manager": True},
+        (),
+    ),
+)
+_IDENTITY_DOCUMENT_TYPES = ("Passport", "National ID card", "Driving licence", "Residence permit")
+#: Spaces (the public client: "team/department").
+_SPACES = ("Engineering", "Product", "Sales", "Customer Success", "People", "Finance")
 _CUSTOM_FIELDS: tuple[tuple[str, str | None, str, tuple[str, ...]], ...] = (
     ("T-shirt size", "Personal", "select", ("XS", "S", "M", "L", "XL")),
     ("Desk number", "Work", "text", ()),
@@ -479,6 +512,7 @@ class _Generator:
     def build(self) -> dict[str, list[dict[str, Any]]]:
         self._reference()
         self._people()
+        self._catalogues()
         if self.people_only:  # the benchmark's dataset: people at any size, nothing else
             return {path: self.data.get(path, []) for path in RESOURCES}
         per_person: list[tuple[str, Callable[[], list[dict[str, Any]]]]] = [
@@ -487,6 +521,8 @@ class _Generator:
             ("time-away", self._time_away),
             ("time-away-allocations", self._allocations),
             ("time-away-adjustments", self._adjustments),
+            ("time-away-periods", self._time_away_periods),
+            ("working-pattern-allocations", self._working_pattern_allocations),
             ("bank-accounts", self._bank_accounts),
             ("emergency-contacts", self._emergency_contacts),
             ("equipment", self._equipment),
@@ -500,7 +536,17 @@ class _Generator:
             pool = fn()
             self.data[path] = pool + self._clone_children(path, pool)
         self._direct_reports()
+        self._link_allocations()
         return {path: self.data[path] for path in RESOURCES}
+
+    def _link_allocations(self) -> None:
+        """Adjustments and periods name their person's allocation (one per person); the
+        records of cloned people get their own person's, not their template's."""
+        allocation = {a["personId"]: a for a in self.data["time-away-allocations"]}
+        for adjustment in self.data["time-away-adjustments"]:
+            adjustment["timeAwayAllocationId"] = allocation[adjustment["personId"]]["id"]
+        for period in self.data["time-away-periods"]:
+            period["timeAwayAllocation"] = allocation[period["personId"]]
 
     # -- reference tables ----------------------------------------------------------------
 
@@ -519,9 +565,12 @@ class _Generator:
                 "domains": [self.domain, "corp." + self.domain],
                 "trialEndDate": None,
                 "status": "active",
-                "paymentStatus": "paid",
+                "paymentStatus": "ok",
                 "package": "premium",
                 "isTimesheetEnabled": True,
+                "autogenerateEmployeeId": True,
+                "autogenerateEmployeeIdForNewHires": True,
+                "nextEmployeeId": self.size + 1,  # people are E000001 ... E<size>
                 "createdAt": created,
                 "updatedAt": updated,
             }
@@ -634,6 +683,69 @@ class _Generator:
             lambda i: {"workingDays": _PATTERN_DAYS[i], "isDefault": i == 0},
         )
 
+    def _catalogues(self) -> None:
+        """Company-wide lists the per-person records point at: spaces, equipment types and
+        names, document folders, identity document types, and the calendar days that put
+        each public holiday on its calendar. Their own random stream, so the resources
+        generated before them stay as they were."""
+        rng = self.rng("catalogues")
+        ids = iter(dg.make_ids(rng, 64))
+        cid, owner = self.company_id, self.ids[0]
+
+        def listed(names: Iterable[str], **extra: Any) -> list[dict[str, Any]]:
+            out = []
+            for name in names:
+                created, updated = self.ts(rng, 0, 60, bulk_p=0.5)
+                out.append(
+                    {
+                        "id": next(ids),
+                        "companyId": cid,
+                        "name": name,
+                        **extra,
+                        "createdAt": created,
+                        "updatedAt": updated,
+                    }
+                )
+            return out
+
+        self.data["spaces"] = listed(_SPACES)
+        self.equipment_types = self.data["equipment-types"] = listed(k for k, _ in _EQUIPMENT)
+        models = [m for _, names in _EQUIPMENT for m in names]
+        self.equipment_names = self.data["equipment-names"] = listed(models)
+        self.equipment_name_of = {n["name"]: n["id"] for n in self.equipment_names}
+        self.id_doc_types = self.data["identity-document-types"] = listed(_IDENTITY_DOCUMENT_TYPES)
+        folders = []
+        for name, audience, _types in _DOCUMENT_FOLDERS:
+            created, updated = self.ts(rng, 0, 60, bulk_p=0.5)
+            folders.append(
+                {
+                    "id": next(ids),
+                    "companyId": cid,
+                    "name": name,
+                    "audience": audience,
+                    "createdBy": owner,
+                    "createdAt": created,
+                    "updatedAt": updated,
+                    "deletedAt": None,
+                }
+            )
+        self.data["document-folders"] = folders
+        self.folder_of_type = {
+            t: folder["id"]
+            for folder, (_, _, types) in zip(folders, _DOCUMENT_FOLDERS, strict=True)
+            for t in types
+        }
+        day_ids = iter(dg.make_ids(rng, len(self.data["public-holidays"])))
+        self.data["public-holiday-calendar-days"] = [
+            {
+                "id": next(day_ids),
+                "publicHolidayCalendarId": h["publicHolidayCalendarId"],
+                "publicHolidayId": h["id"],
+            }
+            | dict(zip(("createdAt", "updatedAt"), self.ts(rng, 0, 400), strict=True))
+            for h in self.data["public-holidays"]
+        ]
+
     # -- people --------------------------------------------------------------------------
 
     def _people(self) -> None:
@@ -718,8 +830,8 @@ class _Generator:
             by_person.setdefault(rec["personId"], []).append(
                 (
                     rec,
-                    dg.ts_prefix(rec["createdAt"]),
-                    dg.ts_prefix(rec["updatedAt"]),
+                    dg.ts_prefix(rec.get("createdAt")),
+                    dg.ts_prefix(rec.get("updatedAt")),
                     target,
                     review,
                 )
@@ -1158,6 +1270,7 @@ class _Generator:
         return out
 
     def _allocations(self) -> list[dict[str, Any]]:
+        """One vacation policy per person, by country, for their whole employment."""
         rng = self.rng("time-away-allocations")
         new_id = dg.IdSource(rng)
         by_country = {"GB": 0, "ES": 1, "DE": 2}
@@ -1176,7 +1289,10 @@ class _Generator:
                     "timeAwayTypeId": self.policies[p]["timeAwayTypeId"],
                     "timeAwayPolicyId": self.policies[p]["id"],
                     "timeAwayPolicy": refs[p],
-                    "effectiveDate": dg.iso_date(max(c.start_day, 0)),
+                    "amount": self.policies[p]["allowance"],
+                    "unit": "days",
+                    "startDate": dg.iso_date(c.start_day),
+                    "endDate": dg.iso_date(c.end_day) if c.end_day is not None else None,
                     "createdAt": created,
                     "updatedAt": updated,
                 }
@@ -1184,6 +1300,8 @@ class _Generator:
         return out
 
     def _adjustments(self) -> list[dict[str, Any]]:
+        """Manual changes to a person's allowance (`timeAwayAllocationId` is set once the
+        allocations of every person exist: `_link_allocations`)."""
         rng = self.rng("time-away-adjustments")
         new_id = dg.IdSource(rng)
         r = rng.random
@@ -1203,10 +1321,99 @@ class _Generator:
                 {
                     "id": new_id(),
                     "personId": c.id,
-                    "timeAwayTypeId": self.ta_types[0]["id"],
-                    "date": dg.iso_date(day),
-                    "days": dg.pick(rng, (1.0, 2.0, -1.0, 0.5, -0.5, 3.0)),
+                    "timeAwayAllocationId": None,
+                    "amount": dg.pick(rng, (1.0, 2.0, -1.0, 0.5, -0.5, 3.0)),
                     "note": dg.pick(rng, notes) if r() < 0.7 else None,
+                    "createdAt": created,
+                    "updatedAt": updated,
+                }
+            )
+        return out
+
+    def _time_away_periods(self) -> list[dict[str, Any]]:
+        """Leave balances per person and calendar year of employment up to BALANCE_DAY:
+        the allowance (the allocation's amount, pro rata for a partial year), the approved
+        vacation days taken before BALANCE_DAY and booked after it, and what the policy
+        let them carry over. No timestamps: the balances are computed, not edited."""
+        rng = self.rng("time-away-periods")
+        new_id = dg.IdSource(rng)
+        allocation = {a["personId"]: a for a in self.data["time-away-allocations"]}
+        vacation = self.ta_types[0]["id"]
+        taken: dict[str, list[tuple[int, float]]] = {}  # person -> (day, days) of vacation
+        for ta in self.data["time-away"]:
+            if ta["timeAwayTypeId"] == vacation and ta["requestStatus"] == "approved":
+                taken.setdefault(ta["personId"], []).extend(
+                    (dg.day_of(item["date"]), 1.0 if item["period"] == "full" else 0.5)
+                    for item in ta["breakdown"]
+                    if "kind" not in item  # a working day
+                )
+        years = range(dg.ANCHOR_DATE.year, int(dg.iso_date(BALANCE_DAY)[:4]) + 1)
+        out: list[dict[str, Any]] = []
+        for c in self.ctx:
+            alloc = allocation[c.id]
+            cap = alloc["timeAwayPolicy"]["maxPtoCarryOver"]
+            carried = 0.0
+            for year in years:
+                lo, hi = dg.day_of(f"{year}-01-01"), dg.day_of(f"{year}-12-31")
+                start = max(lo, c.start_day)
+                end = min(hi, c.end_day if c.end_day is not None else hi)
+                if start > min(end, BALANCE_DAY):
+                    continue
+                share = (end - start + 1) / (hi - lo + 1)
+                allowance = round(alloc["amount"] * share * 2) / 2
+                days = [(d, n) for d, n in taken.get(c.id, ()) if lo <= d <= hi]
+                used = sum((n for d, n in days if d <= BALANCE_DAY), 0.0)
+                upcoming = sum((n for d, n in days if d > BALANCE_DAY), 0.0)
+                out.append(
+                    {
+                        "id": new_id(),
+                        "personId": c.id,
+                        "startDate": dg.iso_date(lo),
+                        "endDate": dg.iso_date(hi),
+                        "allowance": allowance,
+                        "ptoUsed": used,
+                        "ptoUpcoming": upcoming,
+                        "ptoCarriedOver": carried,
+                        "timeAwayAllocation": None,  # `_link_allocations`
+                    }
+                )
+                left = max(0.0, allowance + carried - used - upcoming)
+                carried = left if cap is None else min(cap, left)
+        return out
+
+    def _working_pattern_allocations(self) -> list[dict[str, Any]]:
+        """Who works which pattern since when: everyone has their current one; about one
+        in five switched to it from another during their employment."""
+        rng = self.rng("working-pattern-allocations")
+        new_id = dg.IdSource(rng)
+        patterns = self.data["working-patterns"]
+        out: list[dict[str, Any]] = []
+        for c in self.ctx:
+            last_day = c.end_day if c.end_day is not None else dg.SPAN_DAYS
+            start = c.start_day
+            if rng.random() < 0.2 and last_day - start > 200:
+                switch = dg.amount(rng, start + 90, last_day - 90)
+                created, updated = self._child_ts(rng, c, start)
+                out.append(
+                    {
+                        "id": new_id(),
+                        "personId": c.id,
+                        "workingPatternId": patterns[(c.pattern + 1) % len(patterns)]["id"],
+                        "startDate": dg.iso_date(start),
+                        "endDate": dg.iso_date(switch - 1),
+                        "createdAt": created,
+                        "updatedAt": updated,
+                    }
+                )
+                start = switch
+            created, updated = self._child_ts(rng, c, start)
+            out.append(
+                {
+                    "id": new_id(),
+                    "personId": c.id,
+                    "workingPatternId": patterns[c.pattern]["id"],
+                    "startDate": dg.iso_date(start),
+                    "endDate": dg.iso_date(c.end_day) if c.end_day is not None else None,
                     "createdAt": created,
                     "updatedAt": updated,
                 }
@@ -1284,17 +1491,19 @@ class _Generator:
             if r() >= 0.6:
                 continue
             for _ in range(1 + (r() < 0.4)):
-                kind, models = dg.pick(rng, _EQUIPMENT)
+                kind = dg.amount(rng, 0, len(_EQUIPMENT) - 1)
+                model = dg.pick(rng, _EQUIPMENT[kind][1])
+                assigned = max(c.start_day, 0) if r() < 0.85 else None
                 created, updated = self._child_ts(rng, c)
                 out.append(
                     {
                         "id": new_id(),
                         "personId": c.id,
-                        "type": kind,
-                        "name": dg.pick(rng, models),
+                        "equipmentTypeId": self.equipment_types[kind]["id"],
+                        "equipmentNameId": self.equipment_name_of[model],
                         "serialNumber": "C02" + dg.make_id(rng, 8).upper() if r() < 0.8 else None,
-                        "note": "Charger included" if r() < 0.2 else None,
-                        "issueDate": dg.iso_date(max(c.start_day, 0)) if r() < 0.85 else None,
+                        "assignedDate": dg.iso_date(assigned) if assigned is not None else None,
+                        "returnedDate": dg.iso_date(c.end_day) if c.end_day is not None else None,
                         "createdAt": created,
                         "updatedAt": updated,
                     }
@@ -1337,6 +1546,7 @@ class _Generator:
         rng = self.rng("documents")
         new_id = dg.IdSource(rng)
         r = rng.random
+        owner = self.ctx[0].id if self.ctx else None
         out: list[dict[str, Any]] = []
         for c in self.ctx:
             if r() >= 0.7:
@@ -1345,18 +1555,33 @@ class _Generator:
                 t = dg.amount(rng, 0, len(self.doc_types) - 1)
                 uncategorised = r() < 0.1
                 is_link = r() < 0.15
+                file_id = None if is_link else dg.make_id(rng)
+                filename = f"{_DOCUMENT_TYPES[t]}.pdf"
+                imported = r() < 0.1
                 created, updated = self._child_ts(rng, c)
                 out.append(
                     {
                         "id": new_id(),
+                        "companyId": self.company_id,
                         "personId": c.id,
+                        "name": filename,
                         "documentTypeId": None if uncategorised else self.doc_types[t]["id"],
-                        "name": f"{_DOCUMENT_TYPES[t]}.pdf",
-                        "fileId": None if is_link else dg.make_id(rng),
+                        "folderId": None if uncategorised else self.folder_of_type[t],
                         "link": f"https://drive.example.com/file/d/{dg.make_id(rng, 16)}/view"
                         if is_link
                         else None,
+                        "fileId": file_id,
+                        "file": None
+                        if file_id is None
+                        else {
+                            "id": file_id,
+                            "url": f"https://files.humaans.example/{file_id}/{filename}",
+                            "filename": filename,
+                        },
+                        "source": "bamboohr" if imported else None,
+                        "sourceId": str(dg.amount(rng, 1000, 99999)) if imported else None,
                         "issueDate": dg.iso_date(max(c.start_day, 0)) if r() < 0.6 else None,
+                        "createdBy": c.manager or owner,
                         "createdAt": created,
                         "updatedAt": updated,
                     }
@@ -1371,19 +1596,29 @@ class _Generator:
         for c in self.ctx:
             if r() >= 0.4:
                 continue
-            kind = dg.pick(rng, ("passport", "passport", "nationalId", "drivingLicence"))
+            kind = dg.pick(rng, (0, 0, 1, 2, 3))
             issue = -dg.amount(rng, 0, 9 * 365) + dg.SPAN_DAYS // 2
+            file_id = dg.make_id(rng) if r() < 0.7 else None
+            type_name = _IDENTITY_DOCUMENT_TYPES[kind]
             created, updated = self._child_ts(rng, c)
             out.append(
                 {
                     "id": new_id(),
                     "personId": c.id,
-                    "type": kind,
+                    "identityDocumentTypeId": self.id_doc_types[kind]["id"],
+                    "name": f"{COUNTRIES[c.country].name} {type_name.lower()}",
                     "number": None if len(out) % 8 == 5 else dg.make_id(rng, 9).upper(),
-                    "countryCode": c.country,
+                    "issuingCountry": c.country,
                     "issueDate": dg.iso_date(issue) if r() < 0.8 else None,
                     "expiryDate": dg.iso_date(issue + 10 * 365) if r() < 0.8 else None,
-                    "fileId": dg.make_id(rng) if r() < 0.7 else None,
+                    "fileId": file_id,
+                    "file": None
+                    if file_id is None
+                    else {
+                        "id": file_id,
+                        "url": f"https://files.humaans.example/{file_id}/scan.pdf",
+                        "filename": "scan.pdf",
+                    },
                     "createdAt": created,
                     "updatedAt": updated,
                 }
@@ -1433,6 +1668,7 @@ class _Generator:
 
     def _timesheet_submissions(self) -> list[dict[str, Any]]:
         rng = self.rng("timesheet-submissions")
+        durations = self.rng("timesheet-submissions", "durations")
         new_id = dg.IdSource(rng)
         r = rng.random
         owner = self.ctx[0].id if self.ctx else None
@@ -1451,6 +1687,10 @@ class _Generator:
             reviewed_ms = None
             if status != "pending":
                 reviewed_ms = created_ms + dg.amount(rng, 0, 2 * dg.DAY_MS - 1)
+            days_worked = dg.amount(durations, 3, 5)
+            minutes = days_worked * 60 * dg.amount(durations, 6, 9) + 15 * dg.amount(
+                durations, 0, 3
+            )
             out.append(
                 {
                     "id": new_id(),
@@ -1458,8 +1698,14 @@ class _Generator:
                     "startDate": dg.iso_date(monday),
                     "endDate": dg.iso_date(monday + 6),
                     "status": status,
+                    "submittedAt": dg.iso_ms(created_ms),
                     "reviewedBy": (c.manager or owner) if reviewed_ms is not None else None,
                     "reviewedAt": dg.iso_ms(reviewed_ms) if reviewed_ms is not None else None,
+                    "changesRequested": "Missing hours from the weekend shift."
+                    if status == "rejected"
+                    else None,
+                    "durationAsTime": {"hours": minutes // 60, "minutes": minutes % 60},
+                    "durationAsDays": days_worked,
                     "createdAt": dg.iso_ms(created_ms),
                     "updatedAt": dg.iso_ms(reviewed_ms if reviewed_ms is not None else created_ms),
                 }
@@ -1787,6 +2033,22 @@ class HumaansEmulator(Emulator):
                     self._tables[path] = table
         return table
 
+    def _current_periods(self, current: bool) -> _Table:
+        """The time-away periods that contain BALANCE_DAY (or, `current` false, do not)."""
+        path = "time-away-periods"
+        today = dg.iso_date(BALANCE_DAY)
+        key = f"{path}?isCurrentPeriod={current}"
+        with self._lock:
+            table = self._tables.get(key)
+            if table is None:
+                rows = [
+                    r
+                    for r in self.data[path]
+                    if (r["startDate"] <= today <= r["endDate"]) is current
+                ]
+                table = self._tables[key] = _Table(rows, self._kinds[path])
+        return table
+
     def _error(
         self,
         status: int,
@@ -1836,6 +2098,14 @@ class HumaansEmulator(Emulator):
             return self._error(403, f"Missing scope {min(needed)}", token)
         public_only = resource == "people" and "private:read" not in scopes
         table = self._table(resource)
+        query = req.query
+        if resource == "time-away-periods" and "isCurrentPeriod" in query and len(parts) == 1:
+            # A computed filter (the public client's): the periods that contain today.
+            query = {k: v for k, v in query.items() if k != "isCurrentPeriod"}
+            flag = req.query["isCurrentPeriod"][0]
+            if flag not in ("true", "false"):
+                return self._error(400, f"Invalid value for isCurrentPeriod: {flag}", token)
+            table = self._current_periods(flag == "true")
         if len(parts) == 2:
             pos = table.by_id.get(parts[1])
             if pos is None:
@@ -1844,10 +2114,10 @@ class HumaansEmulator(Emulator):
                 return json_response(200, _project(table.records[pos], PUBLIC_PERSON_FIELDS))
             return json_response(200, table.blobs[pos])
         try:
-            query = self._parse_query(req.query, table)
+            parsed = self._parse_query(query, table)
         except _BadRequest as exc:
             return self._error(400, str(exc), token)
-        return json_response(200, self._list(table, query, public_only))
+        return json_response(200, self._list(table, parsed, public_only))
 
     def _parse_query(self, query: dict[str, list[str]], table: _Table) -> _Query:
         limit, skip = DEFAULT_LIMIT, 0

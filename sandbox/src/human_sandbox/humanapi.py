@@ -14,7 +14,13 @@ One :class:`EmulatorServer` plays the three hosts a tap talks to:
 
 Lists are bare JSON arrays paged with ``limit`` (default 50, at most 500) / ``offset`` and an
 ``X-Total-Count`` header (plus ``Link: rel="next"`` while records remain, the spec's
-emulator ASSUMPTION). They come in NO particular order: each list is shuffled by a hash of
+emulator ASSUMPTION). Activities and sleeps carry ``timeSeries`` (activities: steps and
+heart rate every 5 minutes; sleeps: the stage every 10 minutes, both shapes ASSUMPTIONS)
+only with ``time_series=true``, and ``timeZone`` (the user's IANA zone) in batch responses
+only. The legacy types (``/locations``, ``/food/meals``, ``/genetic/traits``; batch
+``/users/locations``, ``/users/food/meals``, ``/users/genetic_traits``) come from sources
+of their own (Moves, MyFitnessPal, 23andMe); their fields are ASSUMPTIONS (the spec names
+the paths only). They come in NO particular order: each list is shuffled by a hash of
 (seed, request path, humanId, record id), stable across pages of one walk but different
 per path, so a tap cannot rely on order. ``updated_since`` / ``created_since`` (strictly
 after) and ``updated_before`` / ``created_before`` (strictly before) accept the documented
@@ -77,7 +83,8 @@ _HOUR = 3_600_000
 _MINUTE = 60_000
 DAY_1 = dg.DAY_MS
 
-WELLNESS_STREAMS = (
+#: Wellness types a user's connected trackers deliver.
+_TRACKER_STREAMS = (
     "activities",
     "activity_summaries",
     "sleeps",
@@ -92,6 +99,12 @@ WELLNESS_STREAMS = (
     "height",
     "weight",
 )
+#: Legacy wellness types, each from a source of its own (Moves, MyFitnessPal, 23andMe).
+LEGACY_STREAMS = ("locations", "food_meals", "genetic_traits")
+WELLNESS_STREAMS = (*_TRACKER_STREAMS, *LEGACY_STREAMS)
+#: Records of these carry `timeSeries` when asked with `time_series=true`, and `timeZone`
+#: (the user's IANA zone) in batch responses.
+TIME_SERIES_STREAMS = frozenset({"activities", "sleeps"})
 MEDICAL_STREAMS = (
     "medical_allergies",
     "medical_encounters",
@@ -106,7 +119,7 @@ MEDICAL_STREAMS = (
 #: Streams kept in ``HumanApiEmulator.data`` (per user, as the Data API serves them).
 DATA_STREAMS = ("sources", *WELLNESS_STREAMS, *MEDICAL_STREAMS)
 #: Every stream the tap emits (one schema each).
-STREAMS = ("users", "profile", *DATA_STREAMS)
+STREAMS = ("users", "profile", "medical_profile", *DATA_STREAMS)
 #: Drift mode (stream -> which nested objects gain undeclared fields, besides the top of
 #: the records). The docs give no list of values for any field.
 _MEDICAL = ("organization", "codes[]")
@@ -119,6 +132,7 @@ DRIFT = {
     "medical_test_results": Drift(nested=(*_MEDICAL, "results[]")),
     "medical_vitals": Drift(nested=(*_MEDICAL, "results[]")),
     "medical_organizations": Drift(nested=(*_MEDICAL, "address")),
+    "medical_profile": Drift(),
 }
 SUMMARY_STREAMS = frozenset({"activity_summaries", "sleep_summaries", "heart_rate_summaries"})
 READING_STREAMS = (
@@ -142,6 +156,9 @@ DATA_PATHS: dict[str, str] = {
     **{f"{s}/readings": s for s in READING_STREAMS},
     "heart_rate/summaries": "heart_rate_summaries",
     **{f"medical/{s.removeprefix('medical_')}": s for s in MEDICAL_STREAMS},
+    "locations": "locations",
+    "food/meals": "food_meals",
+    "genetic/traits": "genetic_traits",
 }
 #: Data API "latest reading" objects (``GET /v1/human/heart_rate`` ...).
 LATEST_PATHS: dict[str, str] = {s: s for s in READING_STREAMS}
@@ -160,6 +177,9 @@ BATCH_PATHS: dict[str, str] = {
     "blood_pressures": "blood_pressure",
     "sleeps": "sleeps",
     "sleeps/summaries": "sleep_summaries",
+    "locations": "locations",
+    "food/meals": "food_meals",
+    "genetic_traits": "genetic_traits",
 }
 #: Field whose date ``start_date``/``end_date`` filter on.
 MEASURED_FIELD: dict[str, str] = {
@@ -171,6 +191,9 @@ MEASURED_FIELD: dict[str, str] = {
     **{s: "dateTime" for s in MEDICAL_STREAMS},
     "medical_organizations": "createdAt",
     "medical_reports": "createdAt",
+    "locations": "startTime",
+    "food_meals": "timestamp",
+    "genetic_traits": "createdAt",
 }
 
 _HEX24 = re.compile(r"[0-9a-f]{24}")
@@ -514,9 +537,56 @@ ACTIVITY_TYPES = (
     ("yoga", (1200, 4500), 0.0, 0.0, 3.0),
     ("weight_training", (1200, 4500), 0.0, 0.0, 5.0),
 )
+# source, sourceName, the one legacy type it delivers, share of users who connected it
+LEGACY_SOURCES = (
+    ("moves", "Moves", "locations", 0.4),
+    ("myfitnesspal", "MyFitnessPal", "food_meals", 0.5),
+    ("23andme", "23andMe", "genetic_traits", 0.3),
+)
+#: Where the users of each time zone live (latitude, longitude of a city).
+CITIES = {
+    "America/New_York": (40.7128, -74.006),
+    "America/Chicago": (41.8781, -87.6298),
+    "America/Denver": (39.7392, -104.9903),
+    "America/Phoenix": (33.4484, -112.074),
+    "America/Los_Angeles": (34.0522, -118.2437),
+    "Pacific/Honolulu": (21.3069, -157.8583),
+}
+PLACES = ("Home", "Work", "Gym", "Park", "Grocery store", "Cafe")
+MOVES = ("walking", "running", "cycling", "transport")
+# meal type -> (name, kcal, carbohydrate g, protein g, fat g) per serving
+MEALS = {
+    "breakfast": (
+        ("Oatmeal with berries", 310, 54, 9, 6),
+        ("Scrambled eggs on toast", 420, 30, 22, 22),
+        ("Greek yogurt and granola", 290, 38, 17, 8),
+    ),
+    "lunch": (
+        ("Chicken salad", 460, 18, 38, 26),
+        ("Turkey sandwich", 520, 52, 31, 18),
+        ("Lentil soup", 330, 48, 18, 7),
+    ),
+    "dinner": (
+        ("Salmon with rice", 610, 55, 40, 22),
+        ("Spaghetti bolognese", 690, 78, 32, 24),
+        ("Vegetable stir-fry with tofu", 480, 44, 24, 21),
+    ),
+    "snack": (("Apple", 95, 25, 0, 0), ("Almonds", 170, 6, 6, 15), ("Protein bar", 210, 22, 20, 7)),
+}
+# trait, description, possible values (23andMe-style wellness traits)
+TRAITS = (
+    ("eye-color", "Eye color", ("brown", "blue", "green", "hazel")),
+    ("lactose-intolerance", "Lactose intolerance", ("likely tolerant", "likely intolerant")),
+    ("bitter-taste", "Bitter taste perception", ("can taste", "unlikely to taste")),
+    ("caffeine-consumption", "Caffeine consumption", ("likely less", "likely more")),
+    ("muscle-composition", "Muscle composition", ("common in sprinters", "uncommon in sprinters")),
+    ("earwax-type", "Earwax type", ("wet", "dry")),
+)
 # An EMR sync imports a source's history in one go: records before connectedSince get a
 # createdAt right after it, a few milliseconds apart (sometimes equal: ties).
-_IMPORT_OFFSET_S = {s: 40 + 97 * i for i, s in enumerate(WELLNESS_STREAMS + MEDICAL_STREAMS)}
+_IMPORT_OFFSET_S = {
+    s: 40 + 97 * i for i, s in enumerate(_TRACKER_STREAMS + MEDICAL_STREAMS + LEGACY_STREAMS)
+}
 
 
 def _source_id(name: str) -> str:
@@ -597,6 +667,14 @@ class _Builder:
                 if medical:
                     self._medical(rng, h, medical, per_stream, emu)
                 per_stream["sources"] = [self._source_record(rng, s) for s in h.sources]
+                # From rng streams of their own: the data above does not depend on them.
+                legacy = self.rng("legacy", str(h.idx))
+                for src in self._legacy_sources(legacy, h):
+                    self._legacy(legacy, h, src, per_stream)
+                    per_stream["sources"].append(self._source_record(legacy, src))
+                for stream in TIME_SERIES_STREAMS:
+                    for record in per_stream[stream]:
+                        emu.time_series[record["id"]] = self._series(stream, record)
             for stream, records in per_stream.items():
                 emu.data[stream][h.human_id] = records
             updated = h.created_ms
@@ -729,7 +807,7 @@ class _Builder:
         wellness = [s for s in h.sources if not s.medical]
         by_stream = {
             stream: [s for s in wellness if stream in s.kinds] or wellness[:1]
-            for stream in WELLNESS_STREAMS
+            for stream in _TRACKER_STREAMS
         }
         age = 2025 - h.birth.year
         height_mm = amount(rng, 1520, 1780) if h.sex == "female" else amount(rng, 1630, 1930)
@@ -943,6 +1021,131 @@ class _Builder:
             "minHR": resting - amount(rng, 1, 8),
             "sourceData": {},
         }
+
+    # -- legacy wellness -----------------------------------------------------------------
+
+    def _legacy_sources(self, rng: Any, h: _Human) -> list[_Source]:
+        """The legacy sources the user connected (user 0 all of them: a test anchor)."""
+        out = []
+        for name, label, stream, share in LEGACY_SOURCES:
+            if h.idx == 0 or rng.random() < share:
+                connected = self._connect_ms(rng, h)
+                out.append(_Source(name, label, False, connected, frozenset({stream})))
+        return out
+
+    def _legacy(
+        self, rng: Any, h: _Human, src: _Source, out: dict[str, list[dict[str, Any]]]
+    ) -> None:
+        (stream,) = src.kinds
+
+        def finish(body: dict[str, Any], measured: int, delay: tuple[int, int]) -> None:
+            created, updated = self._stamps(rng, src, stream, measured, delay)
+            out[stream].append(
+                {
+                    "id": _oid(rng, dg.ms_of(created)),
+                    "humanId": h.human_id,
+                    "source": src.source,
+                    **body,
+                    "createdAt": created,
+                    "updatedAt": updated,
+                }
+            )
+
+        after_sync = (5 * _MINUTE, 8 * _HOUR)
+        if stream == "genetic_traits":  # one report, imported when 23andMe is connected
+            for trait, description, values in TRAITS:
+                body = {
+                    "trait": trait,
+                    "value": dg.pick(rng, values),
+                    "possibleValues": list(values),
+                    "description": description,
+                    "sourceData": {},
+                }
+                finish(body, src.connected_ms - 1, (0, 0))
+        elif stream == "locations":
+            home = CITIES[h.zone[0]]
+            for _ in range(amount(rng, 8, 30)):
+                body, end = self._location(rng, h, home)
+                finish(body, end, after_sync)
+        else:
+            for _ in range(amount(rng, 10, 40)):
+                body, at = self._meal(rng, h)
+                finish(body, at, after_sync)
+
+    @staticmethod
+    def _location(rng: Any, h: _Human, home: tuple[float, float]) -> tuple[dict[str, Any], int]:
+        """A place the user stayed at, or a move between places (Moves' segments)."""
+        day = amount(rng, LO_DAY, END_DAY - 3)
+        start = local_to_utc(day * dg.DAY_MS + int((7 + rng.random() * 13) * _HOUR), h.zone)
+        start = start // 1000 * 1000
+        move = rng.random() < 0.35
+        minutes = amount(rng, 5, 60) if move else amount(rng, 20, 300)
+        end = start + minutes * _MINUTE
+        body = {
+            "startTime": dg.iso_ms(start),
+            "endTime": dg.iso_ms(end),
+            "tzOffset": tz_offset(start, h.zone),
+            "type": "move" if move else "place",
+            "name": dg.pick(rng, MOVES if move else PLACES),
+            "latitude": round(home[0] + (rng.random() - 0.5) * 0.2, 5),
+            "longitude": round(home[1] + (rng.random() - 0.5) * 0.2, 5),
+            "distance": amount(rng, 300, 12000) if move else None,
+            "sourceData": {},
+        }
+        return body, end
+
+    @staticmethod
+    def _meal(rng: Any, h: _Human) -> tuple[dict[str, Any], int]:
+        """A logged meal: its nutrients scaled by the servings eaten."""
+        kind = dg.pick(rng, tuple(MEALS))
+        name, calories, carbohydrate, protein, fat = dg.pick(rng, MEALS[kind])
+        day = amount(rng, LO_DAY, END_DAY - 3)
+        hour = {"breakfast": 7.0, "lunch": 12.0, "snack": 15.5, "dinner": 19.0}[kind]
+        at = local_to_utc(day * dg.DAY_MS + int((hour + rng.random() * 1.5) * _HOUR), h.zone)
+        at = at // 1000 * 1000
+        servings = dg.pick(rng, (0.75, 1.0, 1.0, 1.5, 2.0))
+        body = {
+            "timestamp": dg.iso_ms(at),
+            "tzOffset": tz_offset(at, h.zone),
+            "type": kind,
+            "name": name,
+            "servings": servings,
+            "calories": round(calories * servings),
+            "carbohydrate": round(carbohydrate * servings, 1),
+            "protein": round(protein * servings, 1),
+            "fat": round(fat * servings, 1),
+            "fiber": round(rng.random() * 8, 1),
+            "sugar": round(rng.random() * 25, 1),
+            "sodium": amount(rng, 50, 1500),
+            "sourceData": {},
+        }
+        return body, at
+
+    def _series(self, stream: str, record: dict[str, Any]) -> dict[str, Any]:
+        """`timeSeries` of an activity (steps and heart rate every 5 minutes) or a sleep
+        (its stage every 10 minutes); from an rng stream of the record's own."""
+        rng = self.rng("series", record["id"])
+        start, end = dg.ms_of(record["startTime"]), dg.ms_of(record["endTime"])
+        if stream == "sleeps":
+            stages = []
+            for at in range(start, end, 10 * _MINUTE):
+                stage = dg.pick(rng, ("light", "light", "deep", "rem", "awake"))
+                stages.append({"timestamp": dg.iso_ms(at), "value": stage})
+            return {"stages": stages}
+        points = list(range(start, end, 5 * _MINUTE))
+        steps = record["steps"] or 0
+        series: dict[str, Any] = {
+            "heartRate": [
+                {"timestamp": dg.iso_ms(at), "value": amount(rng, 85, 165)} for at in points
+            ]
+        }
+        if steps:
+            share = steps // len(points)
+            series["steps"] = [
+                {"timestamp": dg.iso_ms(at), "value": share + amount(rng, -share // 5, share // 5)}
+                for at in points
+            ]
+        return series
 
     # -- medical -------------------------------------------------------------------------
 
@@ -1252,6 +1455,7 @@ class _Query:
     limit: int
     offset: int
     keep: Callable[[_Entry], bool]
+    time_series: bool = False
 
 
 class HumanApiEmulator(Emulator):
@@ -1294,6 +1498,8 @@ class HumanApiEmulator(Emulator):
         self.medical_profiles: dict[str, dict[str, Any]] = {}
         #: humanIds of the users without connected sources (see ``external_id``).
         self.no_sources: set[str] = set()
+        #: Record id -> its ``timeSeries`` (activities and sleeps), served when asked.
+        self.time_series: dict[str, dict[str, Any]] = {}
         _Builder(seed, size, no_source_users, wellness_scale).build(self)
         if drift:
             self._drift()
@@ -1319,6 +1525,8 @@ class HumanApiEmulator(Emulator):
         self.users = drift_records(self.users, Drift())
         profiles = drift_records(list(self.profiles.values()), DRIFT["profile"])
         self.profiles = dict(zip(self.profiles, profiles, strict=True))
+        medical = drift_records(list(self.medical_profiles.values()), DRIFT["medical_profile"])
+        self.medical_profiles = dict(zip(self.medical_profiles, medical, strict=True))
         for stream, by_user in self.data.items():
             flat = [row for rows in by_user.values() for row in rows]
             drifted = iter(drift_records(flat, DRIFT.get(stream, Drift())))
@@ -1525,7 +1733,7 @@ class HumanApiEmulator(Emulator):
             sub = tail.removeprefix("users/")
             if sub in BATCH_PATHS:
                 stream = BATCH_PATHS[sub]
-                return self._list(req, stream, None, lambda: self.records(stream))
+                return self._list(req, stream, None, lambda: self.records(stream), batch=True)
             if _HEX32.fullmatch(sub):
                 for user in self.users:
                     if user["humanId"] == sub:
@@ -1571,7 +1779,8 @@ class HumanApiEmulator(Emulator):
             query = self._query(req, stream)  # 400s come before the medical 404
             if stream.startswith("medical_") and not rows:
                 raise _HttpError(404, NO_DATA)
-            return self._page(req, self._view(stream, human_id, req.path, rows), query)
+            view = self._view(stream, human_id, req.path, rows)
+            return self._page(req, view, query, self._served(stream, query, batch=False))
         if rest in LATEST_PATHS:
             rows = self.data[LATEST_PATHS[rest]][human_id]
             if not rows:
@@ -1677,14 +1886,42 @@ class HumanApiEmulator(Emulator):
         stream: str,
         human_id: str | None,
         rows: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]],
+        *,
+        batch: bool = False,
     ) -> Response:
         query = self._query(req, stream)
-        return self._page(req, self._view(stream, human_id, req.path, rows), query)
+        view = self._view(stream, human_id, req.path, rows)
+        return self._page(req, view, query, self._served(stream, query, batch=batch))
+
+    def _served(
+        self, stream: str, query: _Query, *, batch: bool
+    ) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+        """What a record gains as served: `timeSeries` when asked, and `timeZone` in batch
+        responses (activities and sleeps); None when nothing."""
+        if stream not in TIME_SERIES_STREAMS or not (batch or query.time_series):
+            return None
+
+        def served(record: dict[str, Any]) -> dict[str, Any]:
+            out = dict(record)
+            if batch:
+                out["timeZone"] = self.profiles[record["humanId"]]["defaultTimeZone"]["name"]
+            if query.time_series:
+                out["timeSeries"] = self.time_series[record["id"]]
+            return out
+
+        return served
 
     @staticmethod
-    def _page(req: Request, view: list[_Entry], query: _Query) -> Response:
+    def _page(
+        req: Request,
+        view: list[_Entry],
+        query: _Query,
+        served: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> Response:
         rows = [e.record for e in view if query.keep(e)]
         page = rows[query.offset : query.offset + query.limit]
+        if served is not None:
+            page = [served(record) for record in page]
         headers = {"X-Total-Count": str(len(rows))}
         if query.offset + len(page) < len(rows):
             params = {k: v[0] for k, v in req.query.items() if k != "access_token"}
@@ -1728,7 +1965,13 @@ class HumanApiEmulator(Emulator):
         source = req.q("source")
         if source is not None and stream != "users":
             checks.append(lambda e, s=source: e.source == s or _source_id(e.source or "") == s)
-        return _Query(limit, offset, lambda e: all(check(e) for check in checks))
+        time_series = False
+        raw = req.q("time_series")
+        if raw is not None and stream in TIME_SERIES_STREAMS:
+            if raw.strip().lower() not in ("true", "false"):
+                raise _invalid("time_series", '"time_series" must be a boolean')
+            time_series = raw.strip().lower() == "true"
+        return _Query(limit, offset, lambda e: all(check(e) for check in checks), time_series)
 
 
 def _int_param(req: Request, name: str, default: int, low: int, high: int | None) -> int:

@@ -21,8 +21,22 @@ It reproduces the contract a tap depends on:
   older records of the bookmark's day itself. ``GET /resource`` and ``GET /resource/group``
   are served updatedAt desc (ties by id desc).
 * ``GET /request/{id}``: the detail (summary fields + ``agent``, ``issuer`` and the full
-  credentials). Canceled requests are listed (``canceledAt`` set) and their detail is
-  served too (the 2026-05-17 behaviour; v1 answered 404, which is not emulated).
+  credentials). Canceled requests are listed (``canceledAt`` set); their detail is served
+  in dated versions (the 2026-05-17 behaviour) and answers 404 at ``/v1`` (v1's docs). The
+  v1 detail has v1 credentials: a VC 1.1 ``w3cCredential`` (issuanceDate, expirationDate,
+  proof, name, resourceType, status, required), ``data`` as arrays (``[label, value]``,
+  the pairs an ASSUMPTION: v1 documents only "an array of arrays"), no decisions.
+* ``GET /credential/{id}``: in dated versions the credential (tags, status, revokedAt,
+  decisions, the W3C credential); at ``/v1`` ``{credential, internalId}`` plus ``pdf``
+  (base64) for a DOCUMENT with ``includePdf=true``. 404 ``Credential not found for
+  issuer`` for an unknown id.
+* ``GET /credential/{id}/evidence`` (dated versions only; the path is an ASSUMPTION, the
+  docs name the page "Get evidence" and no route): a JSON array, one OTP verification per
+  decision plus the signed file of an accepted DOCUMENT. At ``/v1`` the route does not
+  exist: NestJS's ``Cannot GET`` 404.
+* ``GET /webhooks`` (seen in the n8n node only): a JSON array of registrations, each with
+  its signing secret (``signatureSecret``; one also with ``encryptionSecret`` and
+  ``encryptionSalt``), all starting with :data:`WEBHOOK_SECRET_PREFIX`.
 * An optional per-API-key token bucket (429 + ``Retry-After`` + the NestJS throttler body).
 
 Data is generated deterministically from ``seed`` and ``size`` (number of requests); each
@@ -79,6 +93,11 @@ DRIFT = {
     "resources": Drift(enums={"type"}),
     "resource_groups": Drift(nested=("resources[]",), enums={"type"}),
     "activity_events": Drift(enums={"type"}),
+    "credential_details": Drift(
+        nested=("w3cCredential", "decisions[]"), enums={"resourceType", "status"}
+    ),
+    "credential_evidence": Drift(),
+    "webhooks": Drift(),
 }
 SEARCH_MAX = 120
 DEFAULT_FRESHNESS_MS = 300_000
@@ -167,6 +186,19 @@ _AGENTS = (
     ("Payroll agent", None),
     ("Expense bot", "Approves small expenses within policy."),
 )
+#: A credential's first tag, by resource type, and the tags drawn after it.
+_TAGS = {"DOCUMENT": "signature", "CONSENT": "consent", "FORM": "form", "JSON": "mandate"}
+_EXTRA_TAGS = ("hr", "onboarding", "gdpr", "payroll", "2025-review")
+# name, url slug, events, active
+_WEBHOOKS = (
+    ("n8n Webhook", "n8n-7f3a", ("identity", "credential", "otp.failed"), True),
+    ("HR system", "hris-sync", ("credential",), True),
+    ("Old audit log", "audit-legacy", ("credential", "identity"), False),
+)
+#: Where the vendor's own links (evidence `location`) point; data is built before the port.
+VENDOR_API = "https://api.humanos.id"
+#: Every secret a webhook registration carries starts with it (tests look for it in output).
+WEBHOOK_SECRET_PREFIX = "whsec_emulated_"
 
 
 # --------------------------------------------------------------------------------------
@@ -261,12 +293,21 @@ class _Person:
 
 @dataclass
 class _Built:
-    """One generated request: its list item, its detail and its activity events."""
+    """One generated request: its list item, its detail (dated versions and v1), its
+    credentials as `GET /credential/{id}` serves them, their evidence, its activity events."""
 
     summary: dict[str, Any]
     detail: dict[str, Any]
     created_ms: int
     events: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    #: The v1 detail: VC 1.1 `w3cCredential`s, `data` as arrays, no decisions.
+    detail_v1: dict[str, Any] = field(default_factory=dict)
+    #: credential id -> `GET /credential/{id}` body (dated versions).
+    credentials: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: credential id -> `GET /v1/credential/{id}` body, without the PDF.
+    credentials_v1: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: credential id -> `GET /credential/{id}/evidence` body.
+    evidence: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def last_ms(self) -> int:
@@ -462,19 +503,20 @@ class _Generator:
 
         resource_idx = rng.sample(range(len(self.resource_list)), dg.pick(rng, _N_CREDENTIALS))
         credentials: list[dict[str, Any]] = []
+        revoked_at: list[int | None] = []
         for k, ri in enumerate(resource_idx):
-            credentials.append(
-                self._credential(
-                    rng,
-                    rid=rid,
-                    created=created,
-                    resource=self.resource_list[ri],
-                    people=people,
-                    decided_at=decided_at,
-                    k=k,
-                    events=events,
-                )
+            credential, revoked_ms = self._credential(
+                rng,
+                rid=rid,
+                created=created,
+                resource=self.resource_list[ri],
+                people=people,
+                decided_at=decided_at,
+                k=k,
+                events=events,
             )
+            credentials.append(credential)
+            revoked_at.append(revoked_ms)
 
         name = dg.pick(rng, _REQUEST_NAMES)
         if len(people) == 1:
@@ -536,7 +578,82 @@ class _Generator:
                     },
                 )
             )
-        return _Built(summary, detail, created, events)
+        built = _Built(summary, detail, created, events)
+        self._credential_views(built, [self.resource_list[i] for i in resource_idx], revoked_at)
+        return built
+
+    def _credential_views(
+        self, built: _Built, resources: list[dict[str, Any]], revoked_at: list[int | None]
+    ) -> None:
+        """What the credential endpoints serve, and the v1 request detail. Drawn from rng
+        streams of their own, so the request, its detail and its activity stay as they were."""
+        credentials_v1 = []
+        for credential, resource, mandate_revoked in zip(
+            built.detail["credentials"], resources, revoked_at, strict=True
+        ):
+            cid = credential["id"]
+            rng = self.rng("credential", cid)
+            revoked_ms = mandate_revoked
+            if credential["status"] == "REVOKED" and revoked_ms is None:
+                last = max(dg.ms_of(d["decidedAt"]) for d in credential["decisions"])
+                revoked_ms = last + dg.DAY_MS + int(rng.random() * 90 * dg.DAY_MS)
+            tags = [_TAGS[resource["type"]], *rng.sample(_EXTRA_TAGS, int(rng.random() * 3))]
+            built.credentials[cid] = {
+                "id": cid,
+                "resourceType": credential["resourceType"],
+                "status": credential["status"],
+                "w3cCredential": credential["w3cCredential"],
+                "name": credential["name"],
+                "description": credential["description"],
+                "internalId": credential["internalId"],
+                "tags": tags,
+                "decisions": credential["decisions"],
+                "revokedAt": dg.iso_ms(revoked_ms) if revoked_ms is not None else None,
+            }
+            built.evidence[cid] = self._evidence(rng, credential, resource)
+            vc = _vc_1_1(credential, required=rng.random() < 0.8)
+            built.credentials_v1[cid] = {"credential": vc, "internalId": credential["internalId"]}
+            credentials_v1.append(
+                {
+                    **{k: credential[k] for k in ("id", "name", "resourceType", "internalId")},
+                    "status": credential["status"],
+                    "w3cCredential": vc,
+                    "data": [[row["label"], row["value"]] for row in credential["data"]],
+                }
+            )
+        built.detail_v1 = {**built.detail, "credentials": credentials_v1}
+
+    def _evidence(
+        self, rng: Any, credential: dict[str, Any], resource: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """How each decision was verified (an OTP) and, for a signed document, the file."""
+        out = []
+        for decision in credential["decisions"]:
+            decided = dg.ms_of(decision["decidedAt"])
+            items = [("OtpVerification", decided - 30_000)]
+            if resource["type"] == "DOCUMENT" and decision["accepted"]:
+                items.append(("SignedDocument", decided))
+            for kind, at in items:
+                eid = f"did:web:humanos.tech:evidence:{_uuid(rng)}"
+                digest = hashlib.sha256(f"{eid}/{at}".encode()).digest()
+                out.append(
+                    {
+                        "id": eid,
+                        "type": kind,
+                        "decisionId": decision["id"],
+                        "contact": decision["contact"],
+                        "channel": (
+                            ("SMS" if decision["contact"].startswith("+") else "EMAIL")
+                            if kind == "OtpVerification"
+                            else None
+                        ),
+                        "mediaType": "application/pdf" if kind == "SignedDocument" else None,
+                        "digestSRI": "sha256-" + base64.b64encode(digest).decode(),
+                        "location": f"{VENDOR_API}/evidences/{eid}",
+                        "createdAt": dg.iso_ms(at),
+                    }
+                )
+        return out
 
     def _credential(
         self,
@@ -549,7 +666,9 @@ class _Generator:
         decided_at: list[int | None],
         k: int,
         events: list[tuple[int, dict[str, Any]]],
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], int | None]:
+        """A credential as the request detail serves it, and when it was revoked (a
+        revoked mandate's MANDATE_REVOKED time; None otherwise)."""
         kind = resource["type"]
         cid = object_id(rng, created)
         decisions: list[dict[str, Any]] = []
@@ -621,6 +740,7 @@ class _Generator:
                     payload=payload,
                 )
             )
+        revoked_ms: int | None = None
         if kind == "JSON" and status in ("APPROVED", "REVOKED"):
             mandate = {"requestId": rid, "credentialId": cid, "mandateId": f"mdt_{_uuid(rng)}"}
             events.append(
@@ -635,6 +755,7 @@ class _Generator:
             )
             if status == "REVOKED":
                 at = last + dg.DAY_MS + int(rng.random() * 60 * dg.DAY_MS)
+                revoked_ms = at
                 events.append(
                     self.event(
                         rng,
@@ -686,7 +807,7 @@ class _Generator:
                     }
                 ],
             }
-        return {
+        credential = {
             "id": cid,
             "name": resource["name"],
             "resourceType": kind,
@@ -697,6 +818,7 @@ class _Generator:
             "data": _data(rng, resource, people[0], answered=bool(decisions)),
             "decisions": decisions,
         }
+        return credential, revoked_ms
 
     def event(
         self,
@@ -798,6 +920,54 @@ def _data(rng: Any, resource: dict[str, Any], person: _Person, *, answered: bool
     return rows
 
 
+def _vc_1_1(credential: dict[str, Any], *, required: bool) -> dict[str, Any] | None:
+    """The v1 `w3cCredential`: VC 1.1 dates (issuanceDate, expirationDate), `proof`, and
+    the credential's name, resourceType, status and whether it is required (v1 OpenAPI,
+    CredentialW3CDto); None before any decision, as in the dated versions."""
+    vc = credential["w3cCredential"]
+    if vc is None:
+        return None
+    return {
+        "@context": ["https://www.w3.org/2018/credentials/v1"],
+        "id": vc["id"],
+        "type": vc["type"],
+        "issuer": vc["issuer"],
+        "issuanceDate": vc["validFrom"],
+        "expirationDate": vc["validUntil"],
+        "credentialSubject": vc["credentialSubject"],
+        "proof": vc["proofs"],
+        "name": credential["name"],
+        "resourceType": credential["resourceType"],
+        "status": credential["status"],
+        "required": required,
+    }
+
+
+def _webhooks(rng: Any) -> list[dict[str, Any]]:
+    """The organisation's webhook registrations as `GET /webhooks` lists them: each with
+    its signing secret (the API may return it; a tap must never emit it), the second also
+    with the payload encryption secret and salt."""
+    out = []
+    for i, (name, slug, events, active) in enumerate(_WEBHOOKS):
+        created = dg.timestamp_ms(rng, FIRST_DAY, END_DAY)
+        hook: dict[str, Any] = {
+            "id": object_id(rng, created),
+            "name": name,
+            "url": f"https://hooks.atlantico.example/humanos/{slug}",
+            "events": list(events),
+            "active": active,
+            "apiVersion": "2026-05-17",
+            "createdAt": dg.iso_ms(created),
+            "signatureSecret": f"{WEBHOOK_SECRET_PREFIX}sig_{rng.getrandbits(96):024x}",
+        }
+        if i == 1:
+            key = base64.b64encode(rng.getrandbits(256).to_bytes(32, "big")).decode()
+            hook["encryptionSecret"] = f"{WEBHOOK_SECRET_PREFIX}{key}"
+            hook["encryptionSalt"] = f"{WEBHOOK_SECRET_PREFIX}salt_{rng.getrandbits(64):016x}"
+        out.append(hook)
+    return out
+
+
 # --------------------------------------------------------------------------------------
 # Serving indexes
 # --------------------------------------------------------------------------------------
@@ -850,8 +1020,11 @@ class HumanosEmulator(Emulator):
     drift: serve records as a later API version might (`human_sandbox.drift`, `DRIFT`).
 
     Public data (what the API serves): ``requests`` (list items, oldest first),
-    ``details`` (request id -> detail, every request), ``resources`` and
-    ``resource_groups`` (served order: updatedAt desc), ``activity`` (oldest first).
+    ``details`` (request id -> detail, every request) and ``details_v1`` (the same at
+    ``/v1``), ``credentials`` / ``credentials_v1`` (credential id -> ``GET
+    /credential/{id}``), ``evidence`` (credential id -> its evidence), ``webhooks``,
+    ``resources`` and ``resource_groups`` (served order: updatedAt desc), ``activity``
+    (oldest first).
     """
 
     def __init__(
@@ -894,6 +1067,17 @@ class HumanosEmulator(Emulator):
 
         self.details: dict[str, dict[str, Any]] = {}
         self._detail_blobs: dict[str, bytes] = {}
+        self.details_v1: dict[str, dict[str, Any]] = {}
+        #: credential id -> `GET /credential/{id}` (dated versions) / `GET /v1/credential/{id}`.
+        self.credentials: dict[str, dict[str, Any]] = {}
+        self.credentials_v1: dict[str, dict[str, Any]] = {}
+        #: credential id -> `GET /credential/{id}/evidence` (dated versions only).
+        self.evidence: dict[str, list[dict[str, Any]]] = {}
+        #: credential id -> its resource's type (the PDF `includePdf` adds is a DOCUMENT's).
+        self._credential_kinds: dict[str, str] = {}
+        self._canceled: set[str] = set()
+        #: `GET /webhooks`, as served: with their secrets.
+        self.webhooks = _webhooks(self._gen.rng("webhooks"))
         self._request_rows: list[tuple[int, dict[str, Any]]] = []
         self._event_rows: list[tuple[int, dict[str, Any]]] = []
         self._blobs: dict[str, bytes] = {}
@@ -927,6 +1111,14 @@ class HumanosEmulator(Emulator):
         self._blobs[rid] = orjson.dumps(built.summary)
         self.details[rid] = built.detail
         self._detail_blobs[rid] = orjson.dumps(built.detail)
+        self.details_v1[rid] = built.detail_v1
+        self.credentials.update(built.credentials)
+        self.credentials_v1.update(built.credentials_v1)
+        self.evidence.update(built.evidence)
+        for credential in built.detail["credentials"]:
+            self._credential_kinds[credential["id"]] = credential["resourceType"]
+        if built.summary["canceledAt"] is not None:
+            self._canceled.add(rid)
         for ms, event in built.events:
             self._add_event(ms, event)
         self._latest_ms = max(self._latest_ms, built.last_ms)
@@ -950,6 +1142,12 @@ class HumanosEmulator(Emulator):
             mine = [next(credentials) for _ in detail["credentials"]]
             self.details[rid] = {**detail, "credentials": mine}
             self._detail_blobs[rid] = orjson.dumps(self.details[rid])
+        drifted = drift_records(list(self.credentials.values()), DRIFT["credential_details"])
+        self.credentials = dict(zip(self.credentials, drifted, strict=True))
+        flat_evidence = [e for rows in self.evidence.values() for e in rows]
+        evidence = iter(drift_records(flat_evidence, DRIFT["credential_evidence"]))
+        self.evidence = {cid: [next(evidence) for _ in rows] for cid, rows in self.evidence.items()}
+        self.webhooks = drift_records(self.webhooks, DRIFT["webhooks"])
 
     def _add_event(self, ms: int, event: dict[str, Any]) -> None:
         self._event_rows.append((ms, event))
@@ -1038,10 +1236,11 @@ class HumanosEmulator(Emulator):
     def handle(self, req: Request) -> Response:
         """The app: route, authenticate, validate, serve."""
         path = req.path.rstrip("/") or "/"
-        if path == "/v1" or path.startswith("/v1/"):
+        v1 = path == "/v1" or path.startswith("/v1/")
+        if v1:
             path = path[3:] or "/"
         method = "GET" if req.method == "HEAD" else req.method
-        route = self._route(path)
+        route = self._route(path, v1=v1)
         if route is None or (route == "health" and method != "GET"):
             return json_response(404, nest_error(404, f"Cannot {req.method} {req.path}"))
         if isinstance(route, str):  # "health": no authentication
@@ -1057,7 +1256,8 @@ class HumanosEmulator(Emulator):
         except _BadRequest as exc:
             return json_response(400, nest_error(400, exc.messages))
 
-    def _route(self, path: str) -> Callable[[Request], Response] | str | None:
+    def _route(self, path: str, *, v1: bool) -> Callable[[Request], Response] | str | None:
+        """The handler of a path (without its /v1 prefix); v1 lacks the evidence route."""
         parts = path.strip("/").split("/")
         match parts:
             case ["health"]:
@@ -1065,7 +1265,13 @@ class HumanosEmulator(Emulator):
             case ["request"]:
                 return self._list_requests
             case ["request", request_id]:
-                return lambda req: self._get_request(request_id)
+                return lambda req: self._get_request(request_id, v1=v1)
+            case ["credential", credential_id]:
+                return lambda req: self._get_credential(req, credential_id, v1=v1)
+            case ["credential", credential_id, "evidence"] if not v1:
+                return lambda req: self._get_evidence(credential_id)
+            case ["webhooks"]:
+                return lambda req: json_response(200, self.webhooks)
             case ["resource"]:
                 return self._list_resources
             case ["resource", "group"]:
@@ -1246,13 +1452,38 @@ class HumanosEmulator(Emulator):
         ]
         return json_response(200, _page_body(rows, index, size))
 
-    def _get_request(self, raw: str) -> Response:
+    def _get_request(self, raw: str, *, v1: bool) -> Response:
+        """The detail; v1 answers 404 for a canceled request (its docs say so)."""
         if not _OBJECT_ID.fullmatch(raw):
             raise _BadRequest("requestId must be a mongodb id")
         blob = self._detail_blobs.get(raw)
-        if blob is None:
+        if blob is None or (v1 and raw in self._canceled):
             return json_response(404, nest_error(404, "Request not found"))
-        return json_response(200, blob)
+        return json_response(200, self.details_v1[raw] if v1 else blob)
+
+    def _get_credential(self, req: Request, raw: str, *, v1: bool) -> Response:
+        """`{credential, internalId, pdf?}` in v1 (`includePdf`, default false: the signed
+        PDF of a DOCUMENT credential), the credential itself in dated versions."""
+        messages: list[str] = []
+        include_pdf = self._bool(req, "includePdf", messages) if v1 else None
+        if v1 and not _OBJECT_ID.fullmatch(raw):
+            messages.append("credentialId must be a mongodb id")
+        if messages:
+            raise _BadRequest(*messages)
+        body = (self.credentials_v1 if v1 else self.credentials).get(raw)
+        if body is None:
+            return json_response(404, nest_error(404, "Credential not found for issuer"))
+        if include_pdf and self._credential_kinds[raw] == "DOCUMENT":
+            pdf = f"%PDF-1.4\n% signed credential {raw}\n%%EOF\n".encode()
+            body = {**body, "pdf": base64.b64encode(pdf).decode()}
+        return json_response(200, body)
+
+    def _get_evidence(self, raw: str) -> Response:
+        """What proves each decision on the credential (dated versions only)."""
+        rows = self.evidence.get(raw)
+        if rows is None:
+            return json_response(404, nest_error(404, "Credential not found for issuer"))
+        return json_response(200, rows)
 
     def _list_resources(self, req: Request) -> Response:
         messages: list[str] = []

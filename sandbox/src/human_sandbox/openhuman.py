@@ -1,4 +1,6 @@
-"""Local emulator of the OpenHuman API, contract (A) of shared/specs/openhuman.md.
+"""Local emulator of the OpenHuman API: contract (A) of shared/specs/openhuman.md here, and
+contract (B), the hosted TinyHumans backend, in :mod:`human_sandbox.openhuman_backend`,
+served by the same server for every path outside ``/v1`` and ``/oauth``.
 
 The documented part (openhumanwiki.com's authentication page) is reproduced as written:
 ``sk_`` API keys and ``at_`` access tokens sent as ``Authorization: Bearer``, the OAuth 2.0
@@ -14,8 +16,9 @@ beyond agents (conversations, messages, memories, runs, usage), refresh-token ro
 the ``scope`` field of the token response, ``token_expired`` and ``insufficient_scope``,
 and a fixed 60-second rate-limit window per credential with ``X-RateLimit-*`` headers.
 
-One :class:`EmulatorServer` plays both hosts: the API under ``/v1`` (``api.tinyhumans.ai``)
-and OAuth under ``/oauth`` (``auth.tinyhumans.ai``). Data is generated deterministically
+One :class:`EmulatorServer` plays both hosts: the API under ``/v1`` (``api.tinyhumans.ai``),
+the hosted backend (B) at the root of the same host, and OAuth under ``/oauth``
+(``auth.tinyhumans.ai``). Data is generated deterministically
 from ``seed`` and ``size`` (number of agents); only tokens and codes are random.
 """
 
@@ -41,6 +44,8 @@ import orjson
 from human_sandbox import datagen as dg
 from human_sandbox.core import Emulator, EmulatorServer, Request, Response, json_response
 from human_sandbox.drift import Drift, drift_records
+from human_sandbox.openhuman_backend import RESOURCES as BACKEND_RESOURCES
+from human_sandbox.openhuman_backend import Backend
 
 # Fake test credentials (not secrets).
 API_KEY = "sk_test_openhuman_5f0c2e9a"  # read + write
@@ -53,6 +58,11 @@ REDIRECT_URI = "http://127.0.0.1/callback"
 SCOPES = ("read", "write", "delete", "admin")
 API_KEYS: dict[str, frozenset[str]] = {
     API_KEY: frozenset({"read", "write"}),
+    READONLY_NOSCOPE_KEY: frozenset(),
+}
+#: The same keys as `x-api-key` on the hosted backend's machine routes (B's scopes).
+BACKEND_API_KEYS: dict[str, frozenset[str]] = {
+    API_KEY: frozenset({"read", "write", "inference"}),
     READONLY_NOSCOPE_KEY: frozenset(),
 }
 #: The one account behind every OAuth grant (rate limits count per user, not per token).
@@ -548,7 +558,9 @@ class OpenHumanEmulator(Emulator):
     tokens, which stop working that many seconds after issue (``time.monotonic``).
     rate_limit_per_min: requests per fixed window per credential (None = off).
     rate_window_s: the window's length; 60 s as documented, shorter in tests.
-    missing: resources this account's API does not offer (they answer 404).
+    missing: resources this account's API does not offer (they answer 404), of (A) or (B).
+    forbidden: (B) resources the credential may not read (403); unsuccessful: (B)
+    resources answering 200 with ``success: false``.
     latency_ms: delay before every response. port: 0 picks a free port.
     drift: serve records as a later API version might (`human_sandbox.drift`, `DRIFT`).
     """
@@ -562,6 +574,8 @@ class OpenHumanEmulator(Emulator):
         rate_limit_per_min: int | None = None,
         rate_window_s: float = RATE_WINDOW_S,
         missing: set[str] | frozenset[str] = frozenset(),
+        forbidden: set[str] | frozenset[str] = frozenset(),
+        unsuccessful: set[str] | frozenset[str] = frozenset(),
         latency_ms: int = 0,
         port: int = 0,
         drift: bool = False,
@@ -570,7 +584,7 @@ class OpenHumanEmulator(Emulator):
             raise ValueError("size must be at least 1")
         if rate_limit_per_min is not None and rate_limit_per_min < 1:
             raise ValueError("rate_limit_per_min must be at least 1 (or None)")
-        unknown = set(missing) - set(RESOURCES)
+        unknown = set(missing) - set(RESOURCES) - set(BACKEND_RESOURCES)
         if unknown:
             raise ValueError(f"unknown resources in missing: {sorted(unknown)}")
         self.seed = seed
@@ -584,6 +598,15 @@ class OpenHumanEmulator(Emulator):
             self.data = {
                 r: drift_records(rows, DRIFT.get(r, Drift())) for r, rows in self.data.items()
             }
+        self.backend = Backend(
+            seed=seed,
+            size=size,
+            api_keys=BACKEND_API_KEYS,
+            missing=self.missing,
+            forbidden=forbidden,
+            unsuccessful=unsuccessful,
+            drift=drift,
+        )
         self.token_requests: list[dict[str, Any]] = []
         self.rate_limited = 0
         self._max = _max_ms(self.data)
@@ -609,6 +632,11 @@ class OpenHumanEmulator(Emulator):
     @property
     def auth_url(self) -> str:
         """OAuth base; the token endpoint is ``auth_url + "/oauth/token"``."""
+        return self.server.base_url
+
+    @property
+    def backend_url(self) -> str:
+        """Base of the hosted backend (B): the server's root (the tap's ``backend_url``)."""
         return self.server.base_url
 
     @property
@@ -899,7 +927,8 @@ class OpenHumanEmulator(Emulator):
     # -- request handling ----------------------------------------------------------------
 
     def handle(self, req: Request) -> Response:
-        """The app: OAuth endpoints under /oauth, the API under /v1."""
+        """The app: OAuth endpoints under /oauth, the API (A) under /v1, the hosted
+        backend (B) everywhere else."""
         path = req.path.rstrip("/") or "/"
         method = "GET" if req.method == "HEAD" else req.method
         if path == "/oauth/token":
@@ -910,10 +939,10 @@ class OpenHumanEmulator(Emulator):
             if method != "GET":
                 return _oauth_error(405, "invalid_request", "Use GET", {"Allow": "GET"})
             return self._authorize(req)
+        if path != "/v1" and not path.startswith("/v1/"):
+            return self.backend.handle(req, path, method)
         headers: dict[str, str] = {}
         try:
-            if path != "/v1" and not path.startswith("/v1/"):
-                raise _not_found()
             credential, scopes = self._authenticate(req)
             headers, allowed = self._rate(credential)
             if not allowed:

@@ -19,6 +19,9 @@ for the items that had nothing undeclared. So `{"teams": [{"name": "A"}, {"name"
 "lead": "x"}]}` gives `_extra: {"teams": [null, {"lead": "x"}]}`, and a record with nothing
 undeclared `_extra: null`.
 
+Fields the schema tags as sensitive (`x-sensitivity`) are hashed or dropped there too, as
+the privacy settings say (`taps_shared.privacy`), so nothing else ever sees their values.
+
 It also reports schema drift, which the SDK does not: undeclared fields (counted per stream)
 and values whose JSON type the schema does not allow (kept, reported once per field). A
 record without its primary key is an error naming the stream.
@@ -31,6 +34,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from taps_shared.errors import ResponseError, SchemaDriftError
+from taps_shared.privacy import Policy, tags, with_tags
 from taps_shared.sdk import is_exclusive_boolean_type, is_object_type, is_uniform_list
 
 if t.TYPE_CHECKING:
@@ -154,6 +158,7 @@ class _ObjectConformer:
         breadcrumb: tuple[str, ...] = (),
         path: str = "",
         required: tuple[str, ...] = (),
+        policy: Policy | None = None,
     ) -> None:
         self.drift = drift
         self.on_drift = on_drift
@@ -165,8 +170,13 @@ class _ObjectConformer:
         self.deselected: set[str] = set()
         for name, sub in schema.get("properties", {}).items():
             crumb = (*breadcrumb, "properties", name)
-            if mask is not None and not mask[crumb]:
+            action = policy.action(sub) if policy is not None else "keep"
+            if (mask is not None and not mask[crumb]) or action == "drop":
                 self.deselected.add(name)
+                continue
+            if action == "hash":
+                digest = t.cast("Policy", policy).hasher(name, sub)
+                self.properties[name] = _Property(_ANY, _hashing(digest), boolean=False)
                 continue
             self.properties[name] = _Property(
                 types=allowed_types(sub) or _ANY,
@@ -178,6 +188,7 @@ class _ObjectConformer:
                     mask=mask,
                     breadcrumb=crumb,
                     path=path + name,
+                    policy=policy,
                 ),
                 boolean=is_exclusive_boolean_type(sub),
             )
@@ -305,6 +316,7 @@ def _compile_value(
     mask: SelectionMask | None,
     breadcrumb: tuple[str, ...],
     path: str,
+    policy: Policy | None = None,
 ) -> Converter | None:
     """The conformer of a nested object or list value; None when values pass as they are."""
     if is_object_type(schema) and "properties" in schema:
@@ -316,18 +328,29 @@ def _compile_value(
             mask=mask,
             breadcrumb=breadcrumb,
             path=path + ".",
+            policy=policy,
         )
         return node.split_object
     if is_uniform_list(schema):
         items = schema["items"]
         if is_object_type(items) and "properties" in items:
             item_node = _ObjectConformer(
-                items, drift=drift, on_drift=on_drift, collect=collect, path=path + "[]."
+                items,
+                drift=drift,
+                on_drift=on_drift,
+                collect=collect,
+                path=path + "[].",
+                policy=policy,
             )
             return item_node.split_list
         if is_exclusive_boolean_type(items):
             return _booleans
     return None
+
+
+def _hashing(digest: t.Callable[[t.Any], t.Any]) -> Converter:
+    """A tagged value hashed whole: nothing under it reaches `_extra`."""
+    return lambda value: (digest(value), None)
 
 
 def _booleans(values: t.Any) -> tuple[t.Any, None]:
@@ -345,11 +368,13 @@ def compile_conformer(
     primary_keys: t.Sequence[str] = (),
     on_drift: str = "warn",
     extra_fields: str = "keep",
+    policy: Policy | None = None,
 ) -> tuple[t.Callable[[dict], dict], SchemaDrift]:
     """The record conformer of a stream, and the drift report it fills in.
 
     Undeclared fields go to `_extra` when `extra_fields` is `keep` and the schema declares
-    `_extra` and the mask selects it; otherwise they are dropped.
+    `_extra` and the mask selects it; otherwise they are dropped. Fields the schema tags as
+    sensitive are hashed or dropped as `policy` says (`taps_shared.privacy`).
     """
     drift = SchemaDrift(stream)
     collect = extra_fields == "keep" and EXTRA in schema.get("properties", {})
@@ -361,6 +386,7 @@ def compile_conformer(
         collect=collect,
         mask=mask,
         required=tuple(primary_keys),
+        policy=None if policy is None or policy.keeps_all else policy,
     )
     if not collect:
         return (lambda record: root.split(record)[0]), drift
@@ -374,12 +400,14 @@ def compile_conformer(
 
 
 def stream_conformer(stream: Stream) -> tuple[t.Callable[[dict], dict], SchemaDrift]:
-    """The conformer of an SDK stream: its schema, selection, keys and settings."""
+    """The conformer of an SDK stream: its schema (with the tags of its own schema, which a
+    catalog's lacks), selection, keys and settings."""
     return compile_conformer(
         stream.name,
-        stream.effective_schema,
+        with_tags(stream.effective_schema, tags(stream.schema)),
         mask=stream.mask,
         primary_keys=stream.primary_keys or (),
         on_drift=stream.config.get("on_schema_drift", "warn"),
         extra_fields=stream.config.get("extra_fields", "keep"),
+        policy=Policy.from_config(stream.config),
     )

@@ -24,6 +24,7 @@ from taps_shared.partition_index import PartitionIndex, SharedContexts, Unindexe
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
     from singer_sdk.pagination import BaseAPIPaginator
+    from singer_sdk.singerlib import Catalog
 
 __all__ = [
     "SDKRecords",
@@ -183,6 +184,15 @@ class SDKTap(Tap):
     def _setup_signal_handlers(self) -> None:
         """None: the command line handles stop signals, and a tap built in-process (tests,
         scripts) leaves the host's handlers alone."""
+
+    # The SDK builds the stream maps, which write the SCHEMA messages, from the catalog here.
+    def setup_mapper(self) -> None:
+        super(Tap, self).setup_mapper()  # the plugin's mapper, without Tap's registration
+        self.mapper.register_raw_streams_from_catalog(self.catalog_as_written())
+
+    def catalog_as_written(self) -> Catalog:
+        """The catalog whose schemas the SCHEMA messages announce."""
+        return self.catalog
 
 
 def set_paginator_token(paginator: BaseAPIPaginator, value: t.Any) -> None:

@@ -166,3 +166,39 @@ def future_start_date(start: str, full_table: Iterable[str]) -> str:
         f"start_date {start} is in the future: no records from incremental streams; "
         f"full-table streams ignore it and emit every record: {streams}"
     )
+
+
+def privacy() -> list[th.Property]:
+    """What happens to sensitive fields (`taps_shared.privacy`), every tap's."""
+    classes = {
+        "pii": "personal data (names, emails, phones, addresses, birth dates, identity "
+        "document and tax numbers, photos, message content)",
+        "financial": "money tied to a person (compensation amounts, bank details)",
+        "health": "medical and wellness values",
+    }
+    policies = [
+        th.Property(
+            f"{name}_policy",
+            th.StringType,
+            default="keep",
+            allowed_values=["keep", "hash", "drop"],
+            title=f"{name.upper() if name == 'pii' else name.capitalize()} policy",
+            description=(
+                f"Fields tagged `{name}`, {what}: `keep` them, `hash` them (HMAC-SHA256 "
+                "under pii_hash_key, lowercase hex; emails trimmed and lowercased first) or "
+                "`drop` them from the SCHEMA and every RECORD. The README lists the fields."
+            ),
+        )
+        for name, what in classes.items()
+    ]
+    key = th.Property(
+        "pii_hash_key",
+        th.StringType,
+        secret=True,
+        title="Hash key",
+        description=(
+            "The key of every `hash` policy: the same key gives the same hashes across "
+            "streams and runs (hashed values still join); keep it secret and fixed."
+        ),
+    )
+    return [*policies, key]

@@ -11,7 +11,7 @@ import typing as t
 from datetime import UTC, datetime
 from functools import cached_property
 
-from singer_sdk.singerlib import StateMessage
+from singer_sdk.singerlib import Catalog, Schema, StateMessage
 from singer_sdk.streams import Stream
 
 from taps_shared import redact, settings
@@ -19,6 +19,7 @@ from taps_shared.auth import HumanAuth
 from taps_shared.cli import CommandLineTap
 from taps_shared.dates import parse_datetime, to_iso_z
 from taps_shared.errors import ConfigError, Terminated
+from taps_shared.privacy import Policy, tags, with_tags
 from taps_shared.ratelimit import RateLimiter
 from taps_shared.responses import json_body
 from taps_shared.retry import RetryPolicy
@@ -101,6 +102,21 @@ class HumanTap(CommandLineTap):
             if start > datetime.now(UTC):
                 full = [n for n, s in self.streams.items() if s.selected and not s.replication_key]
                 self.logger.warning("%s", settings.future_start_date(str(start.date()), full))
+        Policy.from_config(self.config).check()
+
+    def catalog_as_written(self) -> Catalog:
+        """The catalog as the records leave the tap: sensitive fields hashed (strings) or
+        dropped, as the privacy settings say."""
+        policy = Policy.from_config(self.config)
+        if policy.keeps_all:
+            return self.catalog
+        written = copy.deepcopy(self.catalog)
+        for entry in written.streams:
+            stream = self.streams.get(entry.tap_stream_id)
+            if stream is not None:
+                schema = with_tags(entry.schema.to_dict(), tags(stream.schema))
+                entry.schema = Schema.from_dict(policy.schema(schema))
+        return written
 
     # -- one of each per run ------------------------------------------------------------
 

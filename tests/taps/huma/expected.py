@@ -25,8 +25,20 @@ def expected_records(emulator: HumaEmulator) -> dict[str, list[dict]]:
         "user_emergency_contacts": nested("emergencyContacts"),
         "user_identifications": nested("identifications"),
         "positions": [{**p, "userId": u["id"]} for u in users for p in emulator.positions[u["id"]]],
+        "position_details": [
+            {**unwrap_fields(emulator.position_details[u["id"], p["id"]]), "userId": u["id"]}
+            for u in users
+            for p in emulator.positions[u["id"]]
+        ],
+        "work_schedules": [
+            {**emulator.work_schedules[u["id"]], "userId": u["id"]}
+            for u in users
+            if u["id"] in emulator.work_schedules  # the others get a 404: no schedule
+        ],
         "groups": emulator.groups,
+        "group_details": [emulator.group_details[g["id"]] for g in emulator.groups],
         "job_titles": emulator.job_titles,
+        "job_title_details": [emulator.job_title_detail(t["id"]) for t in emulator.job_titles],
         "holidays": [
             {"countryCode": c, "date": d}
             for c in HUMA_HOLIDAYS["holiday_countries"]

@@ -162,9 +162,13 @@ def test_schema_files_cover_every_stream() -> None:
         if stream == "holidays":
             assert schema["required"] == ["countryCode", "date"]
             continue
+        if stream == "work_schedules":  # one current schedule per user
+            assert schema["required"] == ["userId"]
+            assert props["userId"]["type"] == "string"
+            continue
         assert schema["required"] == ["id"]
         assert props["id"] == {"type": "string", "format": "uuid"}
-    for stream in (*NESTED_STREAMS.values(), "positions"):
+    for stream in (*NESTED_STREAMS.values(), "positions", "position_details", "work_schedules"):
         schema = load_schema(stream)
         assert schema["properties"]["userId"]["format"] == "uuid"
 
@@ -459,6 +463,7 @@ def test_uuid_path_parameters_are_validated(emu: HumaEmulator, api: requests.Ses
         ("users/bad/positions/also-bad", "userId"),
         ("groups/not-a-uuid", "id"),
         ("job-titles/not-a-uuid", "id"),
+        ("users/not-a-uuid/work-schedule", "id"),
     ):
         response = api.get(f"{emu.url}/{path}", timeout=TIMEOUT)
         assert response.status_code == 400, path
@@ -475,6 +480,7 @@ def test_unknown_ids_get_404_object_not_found(emu: HumaEmulator, api: requests.S
         (f"users/{user}/positions/{ghost}", "Position"),
         (f"groups/{ghost}", "Group"),
         (f"job-titles/{ghost}", "JobTitle"),
+        (f"users/{ghost}/work-schedule", "User"),
     ):
         response = api.get(f"{emu.url}/{path}", timeout=TIMEOUT)
         assert response.status_code == 404, path
@@ -646,6 +652,37 @@ def test_single_object_routes(emu: HumaEmulator, api: requests.Session) -> None:
     )
 
 
+def test_work_schedule_route(emu: HumaEmulator, api: requests.Session) -> None:
+    """`GET /users/{id}/work-schedule`: the user's current WorkSchedule; a deactivated user
+    has none (404 object:not-found of type WorkSchedule, assumed), nor has `me`."""
+    active = next(u for u in emu.users if u["status"]["active"])
+    schedule = get(api, emu, f"users/{active['id']}/work-schedule")
+    assert schedule == emu.work_schedules[active["id"]]
+    assert set(schedule) == {
+        "id", "name", "countryCode", "weekDays", "weekWorkDays", "default", "userCount",
+        "archived",
+    }  # fmt: skip
+    for raw in (next(u["id"] for u in emu.users if not u["status"]["active"]), "me"):
+        response = api.get(f"{emu.url}/users/{raw}/work-schedule", timeout=TIMEOUT)
+        assert response.status_code == 404
+        assert response.json()["interpolations"] == {"type": "WorkSchedule", "id": raw}
+    assert get(api, emu, f"users/{active['id'].upper()}/work-schedule") == schedule
+
+
+def test_work_schedules_are_shared_and_counted(emu: HumaEmulator) -> None:
+    active = {u["id"] for u in emu.users if u["status"]["active"]}
+    assert set(emu.work_schedules) == active
+    by_id: dict[str, list[str]] = {}
+    for user_id, schedule in emu.work_schedules.items():
+        by_id.setdefault(schedule["id"], []).append(user_id)
+        days = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+        assert [days[d - 1] for d in schedule["weekDays"]] == schedule["weekWorkDays"]
+        assert not schedule["archived"]
+    shared = {s["id"]: s for s in emu.work_schedules.values()}
+    assert all(shared[i]["userCount"] == len(users) for i, users in by_id.items())
+    assert len(shared) >= 5 and sum(s["default"] for s in shared.values()) == 1
+
+
 # -- data ---------------------------------------------------------------------------------
 
 
@@ -662,8 +699,18 @@ def served_records(emu: HumaEmulator, api: requests.Session) -> dict[str, list[d
             records[stream] += [{**item, "userId": details["id"]} for item in details[key]]
         positions = walk(api, emu, f"users/{details['id']}/positions", 50)
         records["positions"] += [{**p, "userId": details["id"]} for p in positions]
+        for p in positions:
+            position = unwrap(get(api, emu, f"users/{details['id']}/positions/{p['id']}"))
+            records["position_details"].append({**position, "userId": details["id"]})
+        schedule = api.get(f"{emu.url}/users/{user['id']}/work-schedule", timeout=TIMEOUT)
+        if schedule.status_code == 200:
+            records["work_schedules"].append({**schedule.json(), "userId": details["id"]})
     records["groups"] = walk(api, emu, "groups", 25)
+    records["group_details"] = [get(api, emu, f"groups/{g['id']}") for g in records["groups"]]
     records["job_titles"] = get(api, emu, "job-titles")
+    records["job_title_details"] = [
+        get(api, emu, f"job-titles/{t['id']}") for t in records["job_titles"]
+    ]
     for country in ("NO", "SE", "DK", "GB", "DE", "US"):
         days = get(api, emu, f"holidays/{country}", fromDate="2024-01-01", toDate="2026-12-31")
         records["holidays"] += [{"countryCode": country, "date": d} for d in days]
@@ -687,7 +734,19 @@ def test_every_served_record_matches_its_schema(
         assert_valid(check, record, stream)
 
 
-@pytest.mark.parametrize("stream", ["users", "user_details", "positions", "groups"])
+@pytest.mark.parametrize(
+    "stream",
+    [
+        "users",
+        "user_details",
+        "positions",
+        "groups",
+        "position_details",
+        "work_schedules",
+        "group_details",
+        "job_title_details",
+    ],
+)
 def test_every_schema_property_is_served_somewhere(
     records: dict[str, list[dict[str, Any]]], stream: str
 ) -> None:
@@ -790,7 +849,17 @@ def test_list_and_details_agree(emu: HumaEmulator) -> None:
 def test_same_seed_same_data_other_seed_other_data() -> None:
     def snapshot(e: HumaEmulator) -> bytes:
         return orjson.dumps(
-            [e.users, e.details, e.positions, e.groups, e.job_titles, e.service_user_id],
+            [
+                e.users,
+                e.details,
+                e.positions,
+                list(e.position_details.items()),
+                e.work_schedules,
+                e.groups,
+                e.group_details,
+                e.job_titles,
+                e.service_user_id,
+            ],
             option=orjson.OPT_NON_STR_KEYS,
         )
 

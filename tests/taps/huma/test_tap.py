@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
+import re
 import typing as t
 
 import pytest
@@ -10,12 +12,14 @@ import pytest
 from human_sandbox.huma import CLIENT_SECRET, HumaEmulator
 from tap_huma.tap import TapHuma
 from taps_shared.oauth import refresh_margin
-from tests.support.helpers import run_cli, sync
+from tests.support.helpers import run_cli, select_only, sync
 from tests.support.registry import TAPS
 from tests.taps.huma.expected import expected_records
 
 HUMA = TAPS["huma"]
 LIMITS = {"users": 50, "groups": 25, "positions": 50}
+#: The streams that cost one request per parent record (user_details aside).
+DETAIL_STREAMS = {"position_details", "work_schedules", "group_details", "job_title_details"}
 
 
 @pytest.fixture
@@ -51,16 +55,23 @@ def test_no_page_exceeds_the_endpoint_maximum(huma):
         resource = "positions" if request.path.endswith("/positions") else request.path.strip("/")
         if resource in LIMITS:
             assert int(request.query["limit"][0]) <= LIMITS[resource], request.path
-    assert all(r.status == 200 for r in huma.server.requests)
+    refused = [r.path for r in huma.server.requests if r.status != 200]
+    unscheduled = {u["id"] for u in huma.users} - set(huma.work_schedules)
+    assert sorted(refused) == sorted(f"/users/{u}/work-schedule" for u in unscheduled)
 
 
 def test_a_token_expiring_mid_sync_is_renewed_before_it_lapses():
+    """Over several token lifetimes. The detail streams are left out: they add nothing to
+    the token's life but a longer run on a busy machine, where a request delayed past its
+    token's expiry would be the scheduler's doing, not the tap's."""
     ttl = 1
     with HumaEmulator(seed=7, size=30, token_ttl=ttl, latency_ms=40) as emulator:
-        result = sync(TapHuma, HUMA.config(emulator))
-        expected = expected_records(emulator)
+        config = HUMA.config(emulator)
+        streams = set(HUMA.streams) - DETAIL_STREAMS
+        result = sync(TapHuma, config, catalog=select_only(TapHuma, config, streams))
+        expected = {s: r for s, r in expected_records(emulator).items() if s in streams}
     assert result.records == expected  # nothing lost, nothing duplicated
-    assert all(r.status == 200 for r in emulator.server.requests)  # never a 401
+    assert 401 not in {r.status for r in emulator.server.requests}  # never a 401
     mints = [r for r in emulator.token_requests if r["ok"]]
     assert len(mints) >= 2
     gaps = [b["time"] - a["time"] for a, b in itertools.pairwise(mints)]
@@ -161,3 +172,72 @@ def test_request_count_is_one_per_user_for_details_and_positions(huma):
     positions_pages = sum(p.endswith("/positions") for p in paths)
     extra_pages = sum(max(0, (len(v) - 1) // 50) for v in huma.positions.values())
     assert positions_pages == 30 + extra_pages
+
+
+def request_kinds(emulator: HumaEmulator) -> collections.Counter[str]:
+    """Requests by route, ids as `{id}` (`/users/{id}/positions/{id}`)."""
+    return collections.Counter(
+        re.sub(r"/[0-9a-f-]{36}|/me\b", "/{id}", r.path) for r in emulator.server.requests
+    )
+
+
+def test_detail_streams_cost_one_request_per_parent_and_follow_the_catalog(huma):
+    config = HUMA.config(huma)
+    without = sync(
+        TapHuma, config, catalog=select_only(TapHuma, config, set(HUMA.streams) - DETAIL_STREAMS)
+    )
+    before = request_kinds(huma)
+    huma.server.clear_requests()
+    sync(TapHuma, config)
+    after = request_kinds(huma)
+
+    assert not DETAIL_STREAMS & set(without.records)
+    n_positions = sum(len(rows) for rows in huma.positions.values())
+    assert after - before == {
+        "/users/{id}/positions/{id}": n_positions,
+        "/users/{id}/work-schedule": len(huma.users),
+        "/groups/{id}": len(huma.groups),
+        "/job-titles/{id}": len(huma.job_titles),
+    }
+    assert before - after == {}  # the other streams ask for the same as before
+    # The README's formula: token, /users/me, users pages, a details request and the
+    # positions pages per user, groups pages, job titles, one per holiday country.
+    users, groups = len(huma.users), len(huma.groups)
+    extra_pages = sum((len(rows) - 1) // 50 for rows in huma.positions.values())
+    base = 2 + -(-users // 50) + 2 * users + extra_pages + -(-groups // 25) + 1 + 2
+    assert sum(before.values()) == base
+    assert sum(after.values()) == base + n_positions + users + groups + len(huma.job_titles)
+
+
+def test_one_detail_stream_alone_reads_its_parent_but_emits_only_itself(huma):
+    config = HUMA.config(huma)
+    result = sync(TapHuma, config, catalog=select_only(TapHuma, config, {"position_details"}))
+    assert list(result.records) == ["position_details"]
+    assert result.records["position_details"] == expected_records(huma)["position_details"]
+    kinds = request_kinds(huma)
+    assert kinds["/users/{id}/positions/{id}"] == sum(len(v) for v in huma.positions.values())
+    assert kinds["/users/{id}"] == 1  # /users/me, the connection check: no user details
+    assert not kinds["/groups"] and not kinds["/users/{id}/work-schedule"]
+
+
+def test_requests_per_second_bounds_the_whole_run_details_included():
+    with HumaEmulator(seed=7, size=8) as emulator:
+        config = HUMA.config(emulator, requests_per_second=40, max_parallel_requests=4)
+        result = sync(TapHuma, config)
+        expected = expected_records(emulator)
+    assert result.records == expected
+    times = sorted(r.time for r in emulator.server.requests)
+    assert len(times) > 80  # details, work schedules, groups and job titles included
+    busiest = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
+    # The limiter's rate, plus the one its bucket may hold and one for arrival jitter
+    # between the parallel workers.
+    assert busiest <= 40 + 2
+    assert times[-1] - times[0] >= (len(times) - 2) / 40
+
+
+def test_work_schedules_skip_users_without_one(huma):
+    result = sync(TapHuma, HUMA.config(huma, max_parallel_requests=1))
+    unscheduled = [u["id"] for u in huma.users if u["id"] not in huma.work_schedules]
+    assert unscheduled  # deactivated users: the API answers 404
+    assert {r["userId"] for r in result.records["work_schedules"]} == set(huma.work_schedules)
+    assert all(not huma.list_index[u]["status"]["active"] for u in unscheduled)

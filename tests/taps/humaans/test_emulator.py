@@ -21,6 +21,7 @@ from jsonschema import Draft7Validator
 from human_sandbox import datagen as dg
 from human_sandbox.core import Request
 from human_sandbox.humaans import (
+    BALANCE_DAY,
     FULL_TOKEN,
     NO_SENSITIVE_TOKEN,
     RESOURCE_SCOPES,
@@ -33,8 +34,9 @@ from tests.support.registry import TAPS
 from tests.support.schema_check import schema_validator
 
 SCHEMA_DIR = TAPS["humaans"].schema_dir
-NO_TIMESTAMPS = {"public_holidays", "public_holiday_calendars"}
-#: Small company-wide tables (one to five rows at any size).
+#: Computed leave balances: no createdAt/updatedAt is known for them.
+NO_TIMESTAMPS = {"time_away_periods"}
+#: Small company-wide tables (one to a dozen rows at any size).
 REFERENCE_STREAMS = {
     "companies",
     "locations",
@@ -43,8 +45,13 @@ REFERENCE_STREAMS = {
     "time_away_policies",
     "custom_fields",
     "document_types",
+    "document_folders",
     "working_patterns",
     "public_holiday_calendars",
+    "spaces",
+    "equipment_types",
+    "equipment_names",
+    "identity_document_types",
 }
 TIMEOUT = 5
 
@@ -96,7 +103,10 @@ def test_schema_files_cover_every_stream() -> None:
         assert "additionalProperties" not in schema
         props = schema["properties"]
         assert props["id"]["type"] == "string"
-        for name in ("createdAt", "updatedAt"):  # on every resource (the spec)
+        if stream in NO_TIMESTAMPS:
+            assert not {"createdAt", "updatedAt"} & set(props), stream
+            continue
+        for name in ("createdAt", "updatedAt"):  # on every main resource (the spec)
             assert props[name]["format"] == "date-time", stream
     assert load_schema("compensations")["properties"]["amount"]["type"] == ["string", "null"]
 
@@ -169,6 +179,17 @@ def test_cloned_people_beyond_the_template_pool_stay_valid() -> None:
     for role in data["job-roles"]:
         assert role["reportingTo"] is None or role["reportingTo"] in person_ids
     assert {r["personId"] for r in data["time-away"]} <= person_ids
+    check_allocation_links(data)
+
+
+def check_allocation_links(data: dict[str, list[dict[str, Any]]]) -> None:
+    """Adjustments and periods name their own person's allocation (one per person)."""
+    allocation = {a["personId"]: a for a in data["time-away-allocations"]}
+    assert len(allocation) == len(data["time-away-allocations"]) == len(data["people"])
+    for adjustment in data["time-away-adjustments"]:
+        assert adjustment["timeAwayAllocationId"] == allocation[adjustment["personId"]]["id"]
+    for period in data["time-away-periods"]:
+        assert period["timeAwayAllocation"] == allocation[period["personId"]]
 
 
 def test_same_seed_same_bytes_other_seed_other_data() -> None:
@@ -245,7 +266,9 @@ def test_echo_token_in_errors_leaks_the_token_on_purpose() -> None:
         ("compensation-types", "compensations:read"),
         ("documents", "documents:read"),
         ("document-types", "documents:read"),
+        ("document-folders", "documents:read"),
         ("identity-documents", "documents:read"),
+        ("identity-document-types", "documents:read"),
     ],
 )
 def test_sensitive_resources_need_their_scope(emu: HumaansEmulator, path: str, scope: str) -> None:
@@ -374,6 +397,115 @@ def test_filters(emu: HumaansEmulator, api: requests.Session) -> None:
         response = api.get(f"{emu.url}/people", params=bad, timeout=TIMEOUT)
         assert response.status_code == 400, bad
         assert response.json()["className"] == "bad-request"
+
+
+def test_time_away_periods_filter_by_person_and_current_period(
+    emu: HumaansEmulator, api: requests.Session
+) -> None:
+    """The public client's query: `personId` and `isCurrentPeriod=true` (the periods that
+    contain today, BALANCE_DAY); `false` gives the others, anything else is a 400."""
+    periods = emu.data["time-away-periods"]
+    today = dg.iso_date(BALANCE_DAY)
+    current = [p["id"] for p in periods if p["startDate"] <= today <= p["endDate"]]
+    assert 0 < len(current) < len(periods)
+    got = get(api, emu, "time-away-periods", isCurrentPeriod="true", **{"$limit": 250})
+    assert [p["id"] for p in got["data"]] == current and got["total"] == len(current)
+    past = get(api, emu, "time-away-periods", isCurrentPeriod="false", **{"$limit": 250})
+    assert {p["id"] for p in past["data"]} == {p["id"] for p in periods} - set(current)
+    person = periods[0]["personId"]
+    mine = get(api, emu, "time-away-periods", personId=person, isCurrentPeriod="true")
+    assert [p["id"] for p in mine["data"]] == [
+        p["id"] for p in periods if p["personId"] == person and p["id"] in current
+    ]
+    assert len(mine["data"]) == 1  # one balance per person now, as the client expects
+    paged = get(api, emu, "time-away-periods", isCurrentPeriod="true", **{"$limit": 5, "$skip": 5})
+    assert [p["id"] for p in paged["data"]] == current[5:10]
+    bad = api.get(
+        f"{emu.url}/time-away-periods", params={"isCurrentPeriod": "yes"}, timeout=TIMEOUT
+    )
+    assert bad.status_code == 400 and bad.json()["className"] == "bad-request"
+    # Another resource knows no such field.
+    other = api.get(f"{emu.url}/time-away", params={"isCurrentPeriod": "true"}, timeout=TIMEOUT)
+    assert other.status_code == 400
+
+
+def test_leave_balances_follow_the_time_away_and_the_policy(emu: HumaansEmulator) -> None:
+    """Each period's allowance is its allocation's amount pro rata, `ptoUsed` and
+    `ptoUpcoming` the approved vacation working days before and after today, and what is
+    carried over is what was left, capped by the policy."""
+    vacation = emu.data["time-away-types"][0]["id"]
+    days: dict[tuple[str, str], float] = {}  # (person, date) -> days off
+    for ta in emu.data["time-away"]:
+        if ta["timeAwayTypeId"] == vacation and ta["requestStatus"] == "approved":
+            for item in ta["breakdown"]:
+                if "kind" not in item:
+                    key = (ta["personId"], item["date"])
+                    days[key] = days.get(key, 0) + (1.0 if item["period"] == "full" else 0.5)
+    today = dg.iso_date(BALANCE_DAY)
+    people = {p["id"]: p for p in emu.data["people"]}
+    by_person: dict[str, list[dict[str, Any]]] = {}
+    for period in emu.data["time-away-periods"]:
+        by_person.setdefault(period["personId"], []).append(period)
+    assert set(by_person) <= set(people)
+    used_somewhere = carried_somewhere = 0
+    for person, periods in by_person.items():
+        carried = 0.0
+        for period in periods:
+            lo, hi = period["startDate"], period["endDate"]
+            assert lo[4:] == "-01-01" and hi[4:] == "-12-31" and lo[:4] == hi[:4]
+            assert lo <= today and period["ptoCarriedOver"] == carried
+            mine = {d: n for (p, d), n in days.items() if p == person and lo <= d <= hi}
+            assert period["ptoUsed"] == sum(n for d, n in mine.items() if d <= today)
+            assert period["ptoUpcoming"] == sum(n for d, n in mine.items() if d > today)
+            allocation = period["timeAwayAllocation"]
+            assert 0 < period["allowance"] <= allocation["amount"]
+            left = period["allowance"] + carried - period["ptoUsed"] - period["ptoUpcoming"]
+            cap = allocation["timeAwayPolicy"]["maxPtoCarryOver"]
+            carried = max(0.0, left) if cap is None else min(cap, max(0.0, left))
+            used_somewhere += period["ptoUsed"] > 0
+            carried_somewhere += period["ptoCarriedOver"] > 0
+    assert used_somewhere and carried_somewhere
+    check_allocation_links(emu.data)
+
+
+def test_lookups_point_at_existing_records(emu: HumaansEmulator) -> None:
+    """What the new list resources are for: the ids other records carry."""
+    data = emu.data
+
+    def ids(path: str) -> set[str]:
+        return {r["id"] for r in data[path]}
+
+    for item in data["equipment"]:
+        assert item["equipmentTypeId"] in ids("equipment-types")
+        assert item["equipmentNameId"] in ids("equipment-names")
+    for doc in data["documents"]:
+        assert doc["folderId"] is None or doc["folderId"] in ids("document-folders")
+        assert (doc["folderId"] is None) == (doc["documentTypeId"] is None)
+    for doc in data["identity-documents"]:
+        assert doc["identityDocumentTypeId"] in ids("identity-document-types")
+    holidays = {h["id"]: h for h in data["public-holidays"]}
+    for day in data["public-holiday-calendar-days"]:
+        holiday = holidays[day["publicHolidayId"]]
+        assert day["publicHolidayCalendarId"] == holiday["publicHolidayCalendarId"]
+        assert day["publicHolidayCalendarId"] in ids("public-holiday-calendars")
+    assert len(data["public-holiday-calendar-days"]) == len(holidays)
+    patterns = {p["id"]: p for p in data["working-patterns"]}
+    people = {p["id"]: p for p in data["people"]}
+    spans: dict[str, list[tuple[str, str | None, str]]] = {}
+    for allocation in data["working-pattern-allocations"]:
+        spans.setdefault(allocation["personId"], []).append(
+            (allocation["startDate"], allocation["endDate"], allocation["workingPatternId"])
+        )
+    assert set(spans) == set(people)  # everyone works some pattern
+    for person, rows in spans.items():
+        *before, (start, end, pattern) = rows
+        assert end == people[person]["employmentEndDate"]
+        assert patterns[pattern]["workingDays"] == people[person]["workingDays"]  # current
+        for previous_start, previous_end, _ in before:  # an earlier pattern ended first
+            assert previous_start < previous_end is not None and previous_end < start
+    assert any(len(rows) > 1 for rows in spans.values())
+    company = data["companies"][0]
+    assert company["nextEmployeeId"] == len(data["people"]) + 1
 
 
 def test_reject_updated_filter_mode() -> None:

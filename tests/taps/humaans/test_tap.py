@@ -16,6 +16,13 @@ from tests.support.helpers import SyncResult, as_emitted, parse_messages, select
 from tests.support.registry import TAPS
 
 STREAMS = list(TAPS["humaans"].streams)
+#: Streams with a replication key; the others (leave balances) are read in full every run.
+INCREMENTAL = sorted(
+    name
+    for name, stream in TAPS["humaans"].tap(config={}).streams.items()
+    if stream.replication_key
+)
+FULL_TABLE = sorted(set(STREAMS) - set(INCREMENTAL))
 
 
 def api_path(stream: str) -> str:
@@ -44,6 +51,47 @@ def test_state_bookmarks_the_newest_updated_at(humaans, humaans_config):
             assert result.bookmark(stream) == max(r["updatedAt"] for r in rows), stream
         else:
             assert "replication_key_value" not in result.final_state["bookmarks"].get(stream, {})
+
+
+def test_leave_balances_are_read_in_full_every_run(humaans, humaans_config):
+    """time_away_periods has no updatedAt, and its balances change as days pass: no
+    incremental filter, no bookmark, every period again on every run."""
+    assert FULL_TABLE == ["time_away_periods"]
+    first = sync(TapHumaans, humaans_config)
+    humaans.server.clear_requests()
+    second = sync(TapHumaans, humaans_config, state=first.final_state)
+    expected = as_emitted(humaans.data["time-away-periods"])
+    assert first.records["time_away_periods"] == second.records["time_away_periods"] == expected
+    asked = [r.query for r in humaans.server.requests if r.path == "/api/time-away-periods"]
+    assert asked == [{"$limit": ["250"], "$skip": ["0"]}]  # every person, every period
+    for result in (first, second):
+        assert "replication_key" not in result.final_state["bookmarks"].get("time_away_periods", {})
+    balance = expected[0]
+    assert balance["timeAwayAllocation"]["timeAwayPolicy"]["name"]
+    assert {"allowance", "ptoUsed", "ptoUpcoming", "ptoCarriedOver"} <= set(balance)
+
+
+def test_company_and_lookup_fields_the_public_client_reads(humaans, humaans_config):
+    result = sync(TapHumaans, humaans_config)
+    (company,) = result.records["companies"]
+    assert (
+        company["autogenerateEmployeeId"],
+        company["autogenerateEmployeeIdForNewHires"],
+        company["nextEmployeeId"],
+    ) == (True, True, 41)
+    names = {r["id"]: r["name"] for r in result.records["equipment_names"]}
+    kinds = {r["id"]: r["name"] for r in result.records["equipment_types"]}
+    issued = {
+        (kinds[e["equipmentTypeId"]], names[e["equipmentNameId"]])
+        for e in result.records["equipment"]
+    }
+    assert len(issued) > 5  # every equipment record names a type and a model the tap read
+    folders = {r["id"] for r in result.records["document_folders"]}
+    assert {d["folderId"] for d in result.records["documents"]} - {None} <= folders
+    patterns = {r["id"] for r in result.records["working_patterns"]}
+    assert {
+        a["workingPatternId"] for a in result.records["working_pattern_allocations"]
+    } <= patterns
 
 
 def test_pages_respect_the_limit_and_each_repeats_the_previous_last_record(humaans, humaans_config):
@@ -79,13 +127,15 @@ def check_incremental_run(humaans: HumaansEmulator, humaans_config: dict) -> Non
     assert all(people[i]["updatedAt"] == old_bookmark for i in boundary)  # >= is inclusive
     assert len(boundary) <= 2
     assert second.bookmark("people") == max(r["updatedAt"] for r in humaans.data["people"])
-    for stream in STREAMS:
-        if stream == "people" or stream.startswith("public_holiday"):
+    for stream in INCREMENTAL:
+        if stream == "people":
             continue
         bookmark = first.bookmark(stream)
         assert all(r["updatedAt"] == bookmark for r in second.records.get(stream, [])), stream
+    for stream in FULL_TABLE:  # read in full again, unchanged
+        assert second.records[stream] == first.records[stream], stream
     assert len(humaans.server.requests) < first_requests
-    incremental = [s for s in STREAMS if not s.startswith("public_holiday")]
+    incremental = INCREMENTAL
     moved = {s: len(second.records.get(s, [])) for s in incremental}
     boundary_rows = {
         s: sum(r["updatedAt"] == first.bookmark(s) for r in humaans.data[api_path(s)])
@@ -208,7 +258,14 @@ def test_missing_scope_follows_on_missing_scope(scope_mode, caplog):
         "compensation_types",
         "documents",
         "document_types",
+        "document_folders",
         "identity_documents",
+        "identity_document_types",
+    }
+    assert gated == {
+        name
+        for name, stream in TAPS["humaans"].tap(config={}).streams.items()
+        if stream.required_scope
     }
     assert set(result.records) == set(STREAMS) - gated
     skipped = {

@@ -29,8 +29,11 @@ from human_sandbox.humanapi import (
     CLIENT_SECRET,
     DATA_PATHS,
     DATA_STREAMS,
+    LEGACY_SOURCES,
+    LEGACY_STREAMS,
     MEDICAL_STREAMS,
     STREAMS,
+    TIME_SERIES_STREAMS,
     WELLNESS_STREAMS,
     HumanApiEmulator,
 )
@@ -87,6 +90,8 @@ def emitted(emu: HumanApiEmulator, stream: str) -> list[dict[str, Any]]:
         return emu.users
     if stream == "profile":
         return list(emu.profiles.values())
+    if stream == "medical_profile":
+        return list(emu.medical_profiles.values())
     return [
         {**r, "humanId": u["humanId"]} for u in emu.users for r in emu.data[stream][u["humanId"]]
     ]
@@ -184,7 +189,7 @@ def tokens(emu: HumanApiEmulator) -> dict[str, str]:
 
 
 def test_schema_files_cover_every_stream() -> None:
-    assert len(STREAMS) == 25
+    assert len(STREAMS) == 29
     assert sorted(p.stem for p in SCHEMA_DIR.glob("*.json")) == sorted(STREAMS)
     assert (SCHEMA_DIR / "__init__.py").read_text() == ""
     for stream in STREAMS:
@@ -194,10 +199,11 @@ def test_schema_files_cover_every_stream() -> None:
         assert "additionalProperties" not in schema, stream
         props = schema["properties"]  # the rest: tests/test_schema_policy.py
         assert "humanId" in props, stream
-        if stream not in ("users", "profile", "sources"):
+        if stream not in ("users", "profile", "medical_profile", "sources"):
             assert schema["required"] == ["id"], stream
             assert props["updatedAt"]["format"] == "date-time", stream
-    assert load_schema("users")["required"] == load_schema("profile")["required"] == ["humanId"]
+    for stream in ("users", "profile", "medical_profile"):
+        assert load_schema(stream)["required"] == ["humanId"], stream
     assert load_schema("sources")["required"] == ["humanId", "id", "source"]
     assert load_schema("activities")["properties"]["steps"]["type"] == ["integer", "null"]
     assert load_schema("activities")["properties"]["distance"]["type"] == ["number", "null"]
@@ -264,10 +270,22 @@ def test_dataset_volume_and_invariants(emu: HumanApiEmulator) -> None:
     for stream in DATA_STREAMS:
         assert set(emu.data[stream]) == set(emu.profiles), stream
         assert emu.data[stream][last] == [], stream
+    legacy_sources = {stream: name for name, _label, stream, _share in LEGACY_SOURCES}
     for user in connected(emu):
         human = user["humanId"]
-        assert 1 <= len(emu.data["sources"][human]) <= 3
+        sources = {s["source"] for s in emu.data["sources"][human]}
+        assert 1 <= len(sources - set(legacy_sources.values())) <= 3
+        for stream in LEGACY_STREAMS:  # from a source of its own, which some users connected
+            rows = emu.data[stream][human]
+            assert bool(rows) == (legacy_sources[stream] in sources), stream
+            assert all(r["source"] == legacy_sources[stream] for r in rows)
+            if rows and stream == "genetic_traits":
+                assert len(rows) == 6 and all(r["value"] in r["possibleValues"] for r in rows)
+            elif rows:
+                assert 8 <= len(rows) <= 40, stream
         for stream in WELLNESS_STREAMS:
+            if stream in LEGACY_STREAMS:
+                continue
             rows = emu.data[stream][human]
             if stream.endswith("_summaries"):
                 days = sorted(r["date"] for r in rows)
@@ -284,8 +302,11 @@ def test_dataset_volume_and_invariants(emu: HumanApiEmulator) -> None:
     medical_users = [u["humanId"] for u in connected(emu) if u["humanId"] in emu.medical_profiles]
     assert any(not emu.data[s][h] for h in medical_users for s in MEDICAL_STREAMS)
     assert set(medical_users) == {h for h in emu.profiles if emu.data["medical_organizations"][h]}
+    # User 0 connected every legacy source; some users connected none of them.
+    assert all(emu.data[s][emu.users[0]["humanId"]] for s in LEGACY_STREAMS)
+    assert any(not emu.data[s][u["humanId"]] for u in connected(emu) for s in LEGACY_STREAMS)
     total = sum(len(emitted(emu, s)) for s in DATA_STREAMS)
-    assert 1500 <= total <= 3500
+    assert 1500 <= total <= 4000
 
     for stream in DATA_STREAMS:
         rows = emitted(emu, stream)
@@ -457,17 +478,28 @@ def test_app_key_errors(emu: HumanApiEmulator) -> None:
     assert app_get(emu, "users/medical/allergies").status_code == 404
 
 
+def zoned(emu: HumanApiEmulator, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records as a batch response serves activities and sleeps: with the user's zone."""
+    return [{**r, "timeZone": emu.profiles[r["humanId"]]["defaultTimeZone"]["name"]} for r in rows]
+
+
 def test_batch_queries_return_every_users_records(emu: HumanApiEmulator) -> None:
     for path, stream in BATCH_PATHS.items():
         rows = walk(lambda **p: app_get(emu, f"users/{path}", **p), 500)  # noqa: B023
         assert all("humanId" in r for r in rows), path
-        assert by_id(rows) == by_id(emu.records(stream)), path
-        assert {r["humanId"] for r in rows} == {u["humanId"] for u in connected(emu)}
+        want = emu.records(stream)
+        assert by_id(rows) == by_id(zoned(emu, want) if stream in TIME_SERIES_STREAMS else want)
+        assert {r["humanId"] for r in rows} == {r["humanId"] for r in want}
+        if stream not in LEGACY_STREAMS:  # every connected user has these
+            assert {r["humanId"] for r in rows} == {u["humanId"] for u in connected(emu)}
 
 
 def test_batch_equals_per_user_data_api(emu: HumanApiEmulator, tokens: dict[str, str]) -> None:
+    """The same records, but activities and sleeps in a batch response carry `timeZone`."""
     for path, stream in BATCH_PATHS.items():
         batch = by_id(walk(lambda **p: app_get(emu, f"users/{path}", **p), 500))  # noqa: B023
+        if stream in TIME_SERIES_STREAMS:
+            batch = {k: {f: v for f, v in r.items() if f != "timeZone"} for k, r in batch.items()}
         per_user: list[dict[str, Any]] = []
         for human, token in tokens.items():
             rows = walk(lambda **p: data_get(emu, token, PATH_OF[stream], **p), 500)  # noqa: B023
@@ -696,6 +728,32 @@ def test_medical_lists_without_data_are_404(emu: HumanApiEmulator, tokens: dict[
     assert data_get(emu, tokens[human], PATH_OF[stream], limit=501).status_code == 400
     late = data_get(emu, tokens[human], "medical/organizations", updated_since="20300101T000000Z")
     assert late.status_code == 200 and late.json() == []
+
+
+def test_time_series_only_when_asked(emu: HumanApiEmulator, tokens: dict[str, str]) -> None:
+    human = emu.users[0]["humanId"]
+    for stream in TIME_SERIES_STREAMS:
+        plain = data_get(emu, tokens[human], PATH_OF[stream], limit=500).json()
+        assert all("timeSeries" not in r and "timeZone" not in r for r in plain)
+        rows = data_get(emu, tokens[human], PATH_OF[stream], limit=500, time_series="true")
+        assert by_id(rows.json()) == by_id(
+            [{**r, "timeSeries": emu.time_series[r["id"]]} for r in plain]
+        )
+        series = [r["timeSeries"] for r in rows.json()]
+        key = "stages" if stream == "sleeps" else "heartRate"
+        assert all(s[key] for s in series), stream
+        for r in rows.json():  # samples lie within the record's time span
+            stamps = [p["timestamp"] for p in r["timeSeries"][key]]
+            assert r["startTime"] == stamps[0] and stamps[-1] < r["endTime"]
+        batch = app_get(emu, f"users/{stream}", limit=500, time_series="true").json()
+        assert all(r["timeSeries"] == emu.time_series[r["id"]] and r["timeZone"] for r in batch)
+        off = data_get(emu, tokens[human], PATH_OF[stream], time_series="false").json()
+        assert all("timeSeries" not in r for r in off)
+        bad = data_get(emu, tokens[human], PATH_OF[stream], time_series="yes")
+        assert bad.status_code == 400
+        assert bad.json()["message"] == '"time_series" must be a boolean'
+    weight = data_get(emu, tokens[human], "weight/readings", time_series="true").json()
+    assert all("timeSeries" not in r for r in weight)  # other types have none
 
 
 def test_latest_single_and_summary_objects(emu: HumanApiEmulator, tokens: dict[str, str]) -> None:

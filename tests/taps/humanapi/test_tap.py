@@ -8,7 +8,7 @@ import typing as t
 
 import pytest
 
-from human_sandbox.humanapi import CLIENT_ID, HumanApiEmulator
+from human_sandbox.humanapi import CLIENT_ID, TIME_SERIES_STREAMS, HumanApiEmulator
 from tap_humanapi.tap import MEDICAL, WELLNESS, TapHumanApi
 from tests.support.helpers import as_emitted, run_cli, sync
 from tests.support.registry import TAPS
@@ -22,12 +22,23 @@ def keyed(rows: list[dict]) -> dict:
     return {(r["humanId"], r.get("id"), r.get("source")): r for r in rows}
 
 
-def expected(emulator: HumanApiEmulator) -> dict[str, dict]:
+def expected(
+    emulator: HumanApiEmulator, mode: str = "batch", *, time_series: bool = False
+) -> dict[str, dict]:
+    """What every stream must emit: in batch mode activities and sleeps carry the user's
+    `timeZone`; with `time_series`, their `timeSeries`."""
     out = {"users": keyed(as_emitted(emulator.users))}
     connected = [u["humanId"] for u in emulator.users if u["humanId"] not in emulator.no_sources]
     out["profile"] = keyed(as_emitted(emulator.profiles[h] for h in connected))
+    medical = [emulator.medical_profiles[h] for h in connected if h in emulator.medical_profiles]
+    out["medical_profile"] = keyed(as_emitted(medical))
     for stream in PER_USER:
         rows = [{**r, "humanId": h} for h in connected for r in emulator.data[stream].get(h, [])]
+        if stream in TIME_SERIES_STREAMS and mode == "batch":
+            zone = {h: emulator.profiles[h]["defaultTimeZone"]["name"] for h in connected}
+            rows = [{**r, "timeZone": zone[r["humanId"]]} for r in rows]
+        if stream in TIME_SERIES_STREAMS and time_series:
+            rows = [{**r, "timeSeries": emulator.time_series[r["id"]]} for r in rows]
         if rows:
             out[stream] = keyed(as_emitted(rows))
     return out
@@ -43,17 +54,25 @@ def humanapi() -> t.Iterator[HumanApiEmulator]:
 def test_every_stream_emits_exactly_the_api_records(humanapi, mode, caplog):
     with caplog.at_level(logging.WARNING):
         result = sync(TapHumanApi, HUMANAPI.config(humanapi, wellness_mode=mode))
-    assert {s: keyed(rows) for s, rows in result.records.items()} == expected(humanapi)
+    assert {s: keyed(rows) for s, rows in result.records.items()} == expected(humanapi, mode)
+    assert sorted(result.records) == sorted(HUMANAPI.streams)  # every stream has records
     skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Skipping user")]
     (gone,) = humanapi.no_sources
     assert len(skipped) == 1 and gone in skipped[0]  # one warning naming the humanId
 
 
 def test_both_wellness_modes_emit_the_same_records(humanapi):
+    """The same records, but activities and sleeps carry `timeZone` in batch mode only:
+    batch responses send it, the Data API does not."""
     batch = sync(TapHumanApi, HUMANAPI.config(humanapi, wellness_mode="batch"))
     per_user = sync(TapHumanApi, HUMANAPI.config(humanapi, wellness_mode="per_user"))
     for stream in WELLNESS:
-        assert keyed(batch.records.get(stream, [])) == keyed(per_user.records.get(stream, []))
+        rows = batch.records.get(stream, [])
+        if stream in TIME_SERIES_STREAMS:
+            assert all(r["timeZone"] for r in rows)
+            assert all("timeZone" not in r for r in per_user.records[stream])
+            rows = [{k: v for k, v in r.items() if k != "timeZone"} for r in rows]
+        assert keyed(rows) == keyed(per_user.records.get(stream, []))
     for stream in ("activities", "heart_rate"):  # emitted oldest first: state only moves on
         stamps = [r["updatedAt"] for r in batch.records[stream]]
         assert stamps == sorted(stamps)  # one bookmark for all users
@@ -63,11 +82,42 @@ def test_both_wellness_modes_emit_the_same_records(humanapi):
         assert all(v == sorted(v) for v in by_user.values())  # one bookmark per user
 
 
+@pytest.mark.parametrize("mode", ["batch", "per_user"])
+def test_time_series_are_read_when_the_setting_asks(humanapi, mode):
+    config = HUMANAPI.config(humanapi, wellness_mode=mode, time_series=True)
+    result = sync(TapHumanApi, config)
+    want = expected(humanapi, mode, time_series=True)
+    for stream in TIME_SERIES_STREAMS:
+        assert keyed(result.records[stream]) == want[stream], stream
+        assert all(r["timeSeries"] for r in result.records[stream])
+    asked = [r for r in humanapi.server.requests if "time_series" in r.query]
+    assert {r.query["time_series"][0] for r in asked} == {"true"}
+    assert {r.path.rsplit("/", 1)[-1] for r in asked} == set(TIME_SERIES_STREAMS)
+    assert all("timeSeries" not in r for r in result.records["weight"])
+
+
+def test_no_time_series_by_default(humanapi):
+    result = sync(TapHumanApi, HUMANAPI.config(humanapi))
+    assert not any("time_series" in r.query for r in humanapi.server.requests)
+    assert all("timeSeries" not in r for r in result.records["activities"])
+
+
+def test_a_user_without_medical_data_has_no_medical_profile(humanapi):
+    result = sync(TapHumanApi, HUMANAPI.config(humanapi, wellness_mode="per_user"))
+    profiles = {r["humanId"] for r in result.records["medical_profile"]}
+    connected = {u["humanId"] for u in humanapi.users} - humanapi.no_sources
+    without = connected - set(humanapi.medical_profiles)
+    assert without and profiles == connected & set(humanapi.medical_profiles)
+    reads = [r for r in humanapi.server.requests if r.path == "/v1/human/medical/profile"]
+    assert len(reads) == len(connected)  # asked for every user: the 404s meant no record
+    assert sorted(r.status for r in reads).count(404) == len(without)
+
+
 def test_each_user_is_read_with_its_own_token_only(humanapi):
     sync(TapHumanApi, HUMANAPI.config(humanapi, wellness_mode="per_user"))
     connected = {u["humanId"] for u in humanapi.users} - humanapi.no_sources
     profiles = collections.Counter(
-        h for path, h in humanapi.data_reads if path.endswith("/profile")
+        h for path, h in humanapi.data_reads if path == "/v1/human/profile"
     )
     assert profiles == dict.fromkeys(connected, 1)
     assert humanapi.cross_user_attempts == 0
@@ -87,9 +137,9 @@ def test_a_401_re_mints_that_users_token_once(humanapi):
 
 
 def test_tokens_expiring_mid_run_are_re_minted_before_they_lapse():
-    with HumanApiEmulator(seed=7, size=4, token_ttl=1, latency_ms=70) as emulator:
+    with HumanApiEmulator(seed=7, size=4, token_ttl=2, latency_ms=70) as emulator:
         result = sync(TapHumanApi, HUMANAPI.config(emulator, wellness_mode="per_user"))
-        want = expected(emulator)
+        want = expected(emulator, "per_user")
     assert {s: keyed(rows) for s, rows in result.records.items()} == want
     assert not any(r.status == 401 for r in emulator.server.requests)
     per_user = collections.Counter(r["client_user_id"] for r in emulator.token_requests if r["ok"])

@@ -29,6 +29,7 @@ from human_sandbox.humanos import (
     API_KEY,
     EPOCH_S,
     SIGNATURE_SECRET,
+    WEBHOOK_SECRET_PREFIX,
     HumanosEmulator,
 )
 from tests.support.helpers import emulator_process
@@ -37,6 +38,8 @@ from tests.support.schema_check import schema_validator
 
 SCHEMA_DIR = TAPS["humanos"].schema_dir
 STREAMS = TAPS["humanos"].streams
+#: Stream -> its primary key (credential details are keyed by the id asked for).
+KEYS = {stream: "credentialId" if stream == "credential_details" else "id" for stream in STREAMS}
 #: Stream -> list path (credentials come from the request details).
 LISTS = {
     "requests": "/request",
@@ -148,8 +151,9 @@ def test_schema_files_cover_every_stream() -> None:
         Draft7Validator.check_schema(schema)
         assert schema["type"] == "object" and schema.get("description"), stream
         assert "additionalProperties" not in schema, stream
-        assert schema["required"] == ["id"], stream  # the rest: tests/test_schema_policy.py
-        assert schema["properties"]["id"]["type"] == "string", stream
+        key = KEYS[stream]
+        assert schema["required"] == [key], stream  # the rest: tests/test_schema_policy.py
+        assert schema["properties"][key]["type"] == "string", stream
     described = load_schema("activity_events")["properties"]["type"]["description"]
     assert described.endswith("Known values: " + ", ".join(ACTIVITY_TYPES) + ".")
 
@@ -262,12 +266,24 @@ def test_a_short_freshness_window_makes_signatures_go_stale(emu: HumanosEmulator
     assert "allowed 200" in emu.signature_failures[-1]
 
 
-@pytest.mark.parametrize(
-    "path", ["/request", "/request/{id}", "/resource", "/resource/group", "/activity"]
-)
+ROUTES = [
+    "/request",
+    "/request/{id}",
+    "/credential/{credential}",
+    "/resource",
+    "/resource/group",
+    "/activity",
+    "/webhooks",
+]
+
+
+@pytest.mark.parametrize("path", [*ROUTES, "/credential/{credential}/evidence"])
 @pytest.mark.parametrize("prefix", ["", "/v1"])
 def test_every_route_needs_auth(emu: HumanosEmulator, path: str, prefix: str) -> None:
-    url = prefix + path.format(id=emu.requests[0]["id"])
+    if prefix and path.endswith("/evidence"):
+        return  # not routed in v1: tested below
+    credential = emu.details[emu.requests[0]["id"]]["credentials"][0]["id"]
+    url = prefix + path.format(id=emu.requests[0]["id"], credential=credential)
     response = requests.get(emu.url + url, timeout=TIMEOUT)
     assert response.content == unauthorized("Invalid API key")
     assert call(emu, url).status_code == 200
@@ -303,13 +319,108 @@ def test_rate_limit_answers_429_with_retry_after() -> None:
 # -- routing, paging, filters -------------------------------------------------------------
 
 
-def test_v1_prefix_serves_the_same_handlers(emu: HumanosEmulator) -> None:
-    paths = [*LISTS.values(), f"/request/{emu.requests[3]['id']}"]
-    for path in paths:
+def test_v1_prefix_serves_the_same_lists(emu: HumanosEmulator) -> None:
+    for path in [*LISTS.values(), "/webhooks"]:
         plain, v1 = call(emu, path, {"pageSize": 7}), call(emu, "/v1" + path, {"pageSize": 7})
         assert plain.status_code == v1.status_code == 200, path
         assert plain.content == v1.content, path
     assert call(emu, "/v1/resource/group/").status_code == 200
+
+
+def test_v1_details_have_v1_credentials_and_no_canceled_request(emu: HumanosEmulator) -> None:
+    """The v1 OpenAPI: VC 1.1 `w3cCredential` (issuanceDate, expirationDate, proof, name,
+    resourceType, status, required), `data` an array of arrays, no decisions; 404 for a
+    canceled request."""
+    for summary in emu.requests:
+        response = call(emu, f"/v1/request/{summary['id']}")
+        if summary["canceledAt"]:
+            assert response.status_code == 404
+            assert response.json()["message"] == "Request not found"
+            continue
+        detail, dated = response.json(), emu.details[summary["id"]]
+        assert detail == emu.details_v1[summary["id"]]
+        assert {k: v for k, v in detail.items() if k != "credentials"} == {
+            k: v for k, v in dated.items() if k != "credentials"
+        }
+        for old, new in zip(detail["credentials"], dated["credentials"], strict=True):
+            assert set(old) == {"id", "name", "resourceType", "internalId", "status"} | {
+                "w3cCredential",
+                "data",
+            }
+            assert old["data"] == [[row["label"], row["value"]] for row in new["data"]]
+            if new["w3cCredential"] is None:
+                assert old["w3cCredential"] is None
+                continue
+            vc, vc2 = old["w3cCredential"], new["w3cCredential"]
+            assert (vc["issuanceDate"], vc["expirationDate"]) == (
+                vc2["validFrom"],
+                vc2["validUntil"],
+            )
+            assert vc["proof"] == vc2["proofs"] and isinstance(vc["required"], bool)
+            assert (vc["name"], vc["resourceType"], vc["status"]) == (
+                new["name"],
+                new["resourceType"],
+                new["status"],
+            )
+            assert "validFrom" not in vc and "evidences" not in vc
+
+
+def test_credential_endpoint_in_both_versions(emu: HumanosEmulator) -> None:
+    kinds = {}
+    for detail in emu.details.values():
+        for credential in detail["credentials"]:
+            cid = credential["id"]
+            kinds[cid] = credential["resourceType"]
+            dated = get(emu, f"/credential/{cid}")
+            assert dated == emu.credentials[cid]
+            assert {k: dated[k] for k in credential if k != "data"} == {
+                k: v for k, v in credential.items() if k != "data"
+            }
+            assert (dated["revokedAt"] is not None) == (dated["status"] == "REVOKED")
+            assert dated["tags"] and all(isinstance(tag, str) for tag in dated["tags"])
+            v1 = get(emu, f"/v1/credential/{cid}")
+            assert v1 == emu.credentials_v1[cid] and set(v1) == {"credential", "internalId"}
+    document = next(cid for cid, kind in kinds.items() if kind == "DOCUMENT")
+    other = next(cid for cid, kind in kinds.items() if kind != "DOCUMENT")
+    assert "pdf" not in get(emu, f"/v1/credential/{document}", includePdf="false")
+    assert get(emu, f"/v1/credential/{document}", includePdf="true")["pdf"]
+    assert "pdf" not in get(emu, f"/v1/credential/{other}", includePdf="true")
+    response = call(emu, f"/v1/credential/{document}", {"includePdf": "maybe"})
+    assert response.json() == bad_request("includePdf must be a boolean value")
+    response = call(emu, "/v1/credential/urn:via:credential:x")
+    assert response.json() == bad_request("credentialId must be a mongodb id")
+    for prefix in ("", "/v1"):
+        response = call(emu, f"{prefix}/credential/{'0' * 24}")
+        assert response.status_code == 404
+        assert response.json()["message"] == "Credential not found for issuer"
+
+
+def test_evidence_in_dated_versions_only(emu: HumanosEmulator) -> None:
+    served = 0
+    for detail in emu.details.values():
+        for credential in detail["credentials"]:
+            rows = get(emu, f"/credential/{credential['id']}/evidence")
+            assert rows == emu.evidence[credential["id"]]
+            decided = {d["id"] for d in credential["decisions"]}
+            assert {e["decisionId"] for e in rows} == decided
+            served += len(rows)
+    assert served > 20
+    cid = next(iter(emu.evidence))
+    response = call(emu, f"/v1/credential/{cid}/evidence")
+    assert response.status_code == 404
+    assert response.json() == {
+        "statusCode": 404,
+        "message": f"Cannot GET /v1/credential/{cid}/evidence",
+        "error": "Not Found",
+    }
+    assert call(emu, f"/credential/{'0' * 24}/evidence").status_code == 404
+
+
+def test_webhooks_are_served_with_their_secrets(emu: HumanosEmulator) -> None:
+    hooks = get(emu, "/webhooks")
+    assert hooks == emu.webhooks and len(hooks) == 3
+    assert all(h["signatureSecret"].startswith(WEBHOOK_SECRET_PREFIX) for h in hooks)
+    assert sum("encryptionSecret" in h and "encryptionSalt" in h for h in hooks) == 1
 
 
 def test_unknown_paths_and_methods(emu: HumanosEmulator) -> None:
@@ -486,11 +597,31 @@ def test_injected_server_errors_use_the_nest_body(emu: HumanosEmulator) -> None:
 
 
 def served_records(emu: HumanosEmulator) -> dict[str, list[dict[str, Any]]]:
+    """Every record as a tap would put it together: requests with their detail's agent and
+    issuer, credentials from the details, and each credential in both versions' shapes."""
     records = {stream: walk(emu, path, 100) for stream, path in LISTS.items()}
+    details = {r["id"]: get(emu, f"/request/{r['id']}") for r in records["requests"]}
+    for r in records["requests"]:
+        r.update(agent=details[r["id"]]["agent"], issuer=details[r["id"]]["issuer"])
     records["credentials"] = [
-        {**credential, "requestId": r["id"]}
-        for r in records["requests"]
-        for credential in get(emu, f"/request/{r['id']}")["credentials"]
+        {**credential, "requestId": rid}
+        for rid, detail in details.items()
+        for credential in detail["credentials"]
+    ]
+    keys = [{"requestId": c["requestId"], "credentialId": c["id"]} for c in records["credentials"]]
+    records["credential_details"] = [
+        {**get(emu, f"{prefix}/credential/{k['credentialId']}"), **k}
+        for prefix in ("", "/v1")
+        for k in keys
+    ]
+    records["credential_evidence"] = [
+        {**evidence, **k}
+        for k in keys
+        for evidence in get(emu, f"/credential/{k['credentialId']}/evidence")
+    ]
+    records["webhooks"] = [
+        {k: v for k, v in hook.items() if not k.startswith(("signature", "encryption"))}
+        for hook in get(emu, "/webhooks")
     ]
     return records
 
@@ -516,6 +647,8 @@ def test_schema_validation_is_strict_enough(records: dict[str, list[dict[str, An
     and accept what it may send: a security level or status they do not list yet."""
     request = records["requests"][0]
     check = validator("requests")
+    assert check.is_valid({**request, "agent": None})
+    assert not check.is_valid({**request, "agent": "Payroll agent"})
     assert not check.is_valid({**request, "id": None})
     assert not check.is_valid({**request, "createdAt": "2024-01-01 10:00"})
     assert not check.is_valid({**request, "credentials": "none"})
@@ -523,6 +656,12 @@ def test_schema_validation_is_strict_enough(records: dict[str, list[dict[str, An
     credential = records["credentials"][0]
     assert not validator("credentials").is_valid({**credential, "requestId": 7})
     assert validator("credentials").is_valid({**credential, "status": "EXPIRED"})
+    assert validator("credentials").is_valid({**credential, "data": [["IBAN", "PT50"]]})
+    details = validator("credential_details")
+    detail = records["credential_details"][0]
+    assert not details.is_valid({**detail, "credentialId": None})
+    assert not details.is_valid({**detail, "revokedAt": "yesterday"})
+    assert not details.is_valid({**detail, "tags": "hr"})
 
 
 @pytest.mark.parametrize("stream", STREAMS)
@@ -587,7 +726,12 @@ def test_dataset_shape(emu: HumanosEmulator, records: dict[str, list[dict[str, A
 
 def test_same_seed_same_data_other_seed_other_data() -> None:
     def snapshot(e: HumanosEmulator) -> bytes:
-        return orjson.dumps([e.requests, e.details, e.resources, e.resource_groups, e.activity])
+        return orjson.dumps(
+            [
+                *(e.requests, e.details, e.details_v1, e.resources, e.resource_groups),
+                *(e.activity, e.credentials, e.credentials_v1, e.evidence, e.webhooks),
+            ]
+        )
 
     assert snapshot(HumanosEmulator(seed=3)) == snapshot(HumanosEmulator(seed=3))
     assert snapshot(HumanosEmulator(seed=3)) != snapshot(HumanosEmulator(seed=4))

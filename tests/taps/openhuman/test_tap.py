@@ -17,12 +17,13 @@ from human_sandbox.openhuman import (
     OpenHumanEmulator,
 )
 from tap_openhuman.authorize import main as authorize
-from tap_openhuman.tap import TapOpenHuman
+from tap_openhuman.tap import V1_STREAMS, TapOpenHuman
 from tests.support.helpers import as_emitted, run_cli, sync
 from tests.support.registry import TAPS
 
 OPENHUMAN = TAPS["openhuman"]
-STREAMS = list(OPENHUMAN.streams)
+#: The streams of contract (A); tests/taps/openhuman/test_backend.py has (B)'s.
+STREAMS = sorted(spec.name for spec in V1_STREAMS)
 
 
 def oauth_config(emulator: OpenHumanEmulator, refresh_token: str | None, **extra: t.Any) -> dict:
@@ -47,7 +48,7 @@ def openhuman() -> t.Iterator[OpenHumanEmulator]:
 
 def test_every_stream_emits_exactly_the_api_records(openhuman):
     result = sync(TapOpenHuman, OPENHUMAN.config(openhuman))
-    assert sorted(result.records) == STREAMS
+    assert sorted(result.records) == list(OPENHUMAN.streams)  # (B)'s: test_backend.py
     for stream in STREAMS:
         expected = as_emitted(openhuman.data[stream])
         assert len(result.records[stream]) == len(expected), stream
@@ -92,7 +93,9 @@ def test_without_the_cache_a_rotated_token_asks_to_reauthorize(openhuman, tmp_pa
 def test_an_access_token_expiring_mid_sync_is_refreshed_once():
     with OpenHumanEmulator(seed=7, size=12, token_ttl=2, latency_ms=60) as emulator:
         token = emulator.issue_refresh_token()
-        result = sync(TapOpenHuman, oauth_config(emulator, token))
+        config = oauth_config(emulator, token)
+        del config["backend_token"]  # the /v1 API's tokens only: (B) is skipped
+        result = sync(TapOpenHuman, config)
         expected = {s: keyed(as_emitted(emulator.data[s])) for s in STREAMS}
     assert {s: keyed(result.records[s]) for s in STREAMS} == expected
     assert [r["ok"] for r in emulator.token_requests] == [True] * len(emulator.token_requests)

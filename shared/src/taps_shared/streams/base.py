@@ -434,7 +434,9 @@ class HumanRESTStream(FullTableVersion, ConformedStream, SDKStream):
                 "Skipping stream %s: this account's API does not offer it (%s)", self.name, exc
             )
             return True
-        if exc.status == 400 and self.replication_key and self._server_filter:
+        sent_filter = self.replication_key and self.incremental_params(self._part.since)
+        if exc.status == 400 and sent_filter and self._server_filter:
+            # Only a request that carried a filter can have been refused for it.
             self.logger.warning(
                 "Stream %s: the API rejected the incremental filter (%s); falling back to a "
                 "full scan filtered client-side",

@@ -1,5 +1,6 @@
 """Records conformed by one compiled function per stream and written without the SDK's
-per-value passes: declared fields typed, undeclared ones in `_extra`, drift reported."""
+per-value passes: declared fields typed, undeclared ones in `_extra`, sensitive ones kept,
+hashed or dropped (`taps_shared.privacy`), drift reported."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from taps_shared.conform import SchemaDrift, stream_conformer
+from taps_shared.privacy import tag_metadata
 from taps_shared.sdk import SDKRecords
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
+    from singer_sdk.singerlib.catalog import MetadataMapping
 
     from taps_shared.writer import BufferedMsgSpecWriter
 
@@ -31,6 +34,11 @@ class ConformedStream(SDKRecords):
     def schema_drift(self) -> SchemaDrift:
         """What this stream's records said that its schema did not (so far)."""
         return self._conformer[1]
+
+    @property
+    def metadata(self) -> MetadataMapping:
+        """The SDK's, each sensitive field's entry carrying its `x-sensitivity` tag."""
+        return tag_metadata(super().metadata, self.schema)
 
     @property
     def time_extracted(self) -> datetime:

@@ -40,6 +40,10 @@ class Prefetching(t.Protocol):
     #: Partitions fetched ahead, by `partition_key` of their context.
     prefetched: dict[str, Fetched]
 
+    @property
+    def has_selected_descendents(self) -> bool:
+        """Synced for its children's sake even when it is not selected itself."""
+
     def starting_bookmark_hint(self, context: Context) -> str | None:
         """Where the partition's sync will start, read without creating its state."""
 
@@ -52,7 +56,9 @@ def with_children_prefetched(
 ) -> t.Iterator[dict]:
     """The parent's records, while `workers` threads fetch the child partitions of the
     next ones."""
-    children = [c for c in parent.child_streams if isinstance(c, Prefetching) and c.selected]
+    prefetching = [c for c in parent.child_streams if isinstance(c, Prefetching)]
+    # A child that is not selected itself still syncs when a stream under it is.
+    children = [c for c in prefetching if c.selected or c.has_selected_descendents]
     if workers < 2 or not children:
         yield from records
         return
