@@ -26,8 +26,10 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet "uv>=0.8"
 
+# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (containers, CI), every run of a
+# tap would otherwise compile the SDK again (about 0.5 s before the first record).
 install: $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 
 test: install $(MELTANO_PLUGINS) $(POSTGRES) $(TARGET_JSONL) $(ORCHESTRATION)
 	$(UV) run pytest

@@ -16,6 +16,7 @@ from singer_sdk.singerlib.messages import RecordMessage, SchemaMessage, StateMes
 
 from human_sandbox.core import EmulatorServer, json_response
 from taps_shared import redact
+from taps_shared import writer as writer_module
 from taps_shared.auth import HumanAuth
 from taps_shared.dates import normalise_timestamp, parse_datetime, to_iso_z
 from taps_shared.errors import ConfigError
@@ -205,6 +206,44 @@ def test_buffered_writer_writes_what_msgspec_writes_and_flushes_only_state(monke
     expected = b"".join(bytes(MsgSpecWriter().format_message(m)) for m in messages)
     assert out.buffer.getvalue() == expected
     assert out.flushes == 4
+
+
+def test_records_reach_stdout_in_chunks_and_every_line_before_a_state(monkeypatch):
+    """Many RECORD lines make one write, even to an unbuffered stdout (PYTHONUNBUFFERED);
+    a STATE, and the end of the run, hand over every line before them, in order."""
+
+    class Raw:
+        def __init__(self) -> None:
+            self.buffer = self
+            self.writes: list[bytes] = []
+
+        def write(self, data: bytes) -> int:
+            self.writes.append(bytes(data))
+            return len(data)
+
+        def flush(self) -> None:
+            self.writes.append(b"<flush>")
+
+    out = Raw()
+    monkeypatch.setattr(sys, "stdout", out)
+    writer = BufferedMsgSpecWriter()
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    records = [
+        RecordMessage(stream="s", record={"id": i, "x": "y" * 100}, time_extracted=at)
+        for i in range(3_000)
+    ]
+    for message in records:
+        writer.write_message(message)
+    writer.write_message(StateMessage(value={"bookmarks": {}}))
+    writer.write_message(records[0])
+    writer.flush()
+    lines = [bytes(MsgSpecWriter().format_message(m)) for m in records]
+    state = bytes(MsgSpecWriter().format_message(StateMessage(value={"bookmarks": {}})))
+    data = [w for w in out.writes if w != b"<flush>"]
+    assert b"".join(data) == b"".join([*lines, state, lines[0]])
+    assert len(data) <= len(b"".join(lines)) // writer_module.CHUNK + 2
+    assert out.writes[-4].endswith(state)
+    assert out.writes[-3:] == [b"<flush>", lines[0], b"<flush>"]
 
 
 def test_the_authenticator_runs_on_every_attempt_and_never_at_preparation():
