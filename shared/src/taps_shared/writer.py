@@ -15,7 +15,7 @@ _writing = False  # a write to stdout is under way
 _stopped: list[int] = []  # a stop signal that came during it
 #: Lines not yet handed to stdout, and their size: RECORD lines go out in chunks of about
 #: `CHUNK` bytes, one write each, whatever buffer stdout has (none with PYTHONUNBUFFERED).
-_pending: list[bytes] = []
+_pending: list[bytes | bytearray] = []
 _pending_bytes = 0
 CHUNK = 256 * 1024
 
@@ -53,11 +53,15 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         self._write(message.to_dict(), flush=message.type != "RECORD")
 
     @staticmethod
-    def state_line(state: dict[str, t.Any]) -> bytes:
-        """A STATE message, as `StateMessage.to_dict()` has it, encoded as one line."""
-        return encoder.encode({"type": "STATE", "value": state}) + b"\n"
+    def state_line(state: t.Mapping[str, t.Any]) -> bytearray:
+        """A STATE message, as `StateMessage.to_dict()` has it, encoded as one line (in
+        place: a state of many partitions is megabytes, and `+ b"\n"` would copy it)."""
+        line = bytearray()
+        encoder.encode_into({"type": "STATE", "value": state}, line)
+        line += b"\n"
+        return line
 
-    def write_line(self, line: bytes) -> None:
+    def write_line(self, line: bytes | bytearray) -> None:
         """One encoded message (a STATE, flushed at once)."""
         self._write_bytes(line, flush=True)
 
@@ -81,7 +85,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         cls._write_bytes(b"" if message is None else encoder.encode(message) + b"\n", flush=flush)
 
     @staticmethod
-    def _write_bytes(line: bytes, *, flush: bool = False) -> None:
+    def _write_bytes(line: bytes | bytearray, *, flush: bool = False) -> None:
         """One whole line (and a flush), which a stop signal cannot cut short. Lines wait in
         `_pending` until a flush or `CHUNK` bytes: one write of many lines costs a fraction
         of a write (or a copy into stdout's 8 KB buffer) per line."""
@@ -93,7 +97,12 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
                 _pending_bytes += len(line)
             if flush or _pending_bytes >= CHUNK:
                 out = sys.stdout.buffer
-                out.write(b"".join(_pending))
+                if len(line) >= CHUNK:  # a large STATE: not copied into a chunk of its own
+                    _pending.pop()
+                    out.write(b"".join(_pending))
+                    out.write(line)
+                else:
+                    out.write(b"".join(_pending))
                 _pending.clear()
                 _pending_bytes = 0
                 if flush:
