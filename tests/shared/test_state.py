@@ -147,6 +147,13 @@ def test_streams_of_one_parent_share_its_context_object():
     one, other = contexts.get({"humanId": "h1"}), contexts.get({"humanId": "h1"})
     assert one is other and one == {"humanId": "h1"}
     assert contexts.get({"humanId": "h2"}) is not one
+    # and the indexes of every stream hold one key object per context
+    indexes = [PartitionIndex(contexts), PartitionIndex(contexts)]
+    for index in indexes:
+        index.find([{"context": {"humanId": "h1"}}, {"context": {"humanId": "h2"}}], {})
+    first, second = (list(index._positions) for index in indexes)
+    assert first == second == [("humanId", "h1"), ("humanId", "h2")]
+    assert all(a is b for a, b in zip(first, second, strict=True))
 
 
 def test_an_index_follows_a_list_that_shrinks():

@@ -41,9 +41,11 @@ def context_key(context: t.Mapping[str, t.Any]) -> t.Hashable:
 
 
 class PartitionIndex:
-    """Where each context's entry is in one stream's list of partition states."""
+    """Where each context's entry is in one stream's list of partition states. `contexts`
+    (shared by the tap's streams) keeps one key object per context for all their indexes."""
 
-    def __init__(self) -> None:
+    def __init__(self, contexts: SharedContexts | None = None) -> None:
+        self._contexts = contexts if contexts is not None else SharedContexts()
         self._partitions: list[dict] | None = None  # the list indexed
         self._indexed = 0  # how many of its entries (from the start) are indexed
         self._positions: dict[t.Hashable, int] = {}
@@ -87,7 +89,7 @@ class PartitionIndex:
             if not isinstance(context, dict):
                 continue  # matches no context (the SDK's scan would fail on it)
             try:
-                key = context_key(context)
+                key = self._contexts.key(context)
             except Unindexed:
                 continue  # found only by the SDK's scan, as the index never answers for it
             if key in self._positions:
@@ -99,11 +101,24 @@ class PartitionIndex:
 
 class SharedContexts:
     """One context dictionary per partition, for every stream's state entries (never
-    changed once made: neither the SDK nor taps_shared changes a context in place)."""
+    changed once made: neither the SDK nor taps_shared changes a context in place), and one
+    key of it for every stream's index: with thousands of users, each user's partitions of
+    every stream cost one context and one key, not one per stream."""
 
     def __init__(self) -> None:
-        self._contexts: dict[t.Hashable, dict] = {}
+        self._contexts: dict[t.Hashable, tuple[t.Hashable, dict]] = {}
 
     def get(self, context: t.Mapping[str, t.Any]) -> dict:
         """An equal context: the one made for an equal context before, or a copy."""
-        return self._contexts.setdefault(context_key(context), dict(context))
+        return self._shared(context)[1]
+
+    def key(self, context: t.Mapping[str, t.Any]) -> t.Hashable:
+        """`context_key(context)`, the same object for equal contexts."""
+        return self._shared(context)[0]
+
+    def _shared(self, context: t.Mapping[str, t.Any]) -> tuple[t.Hashable, dict]:
+        key = context_key(context)
+        found = self._contexts.get(key)
+        if found is None:
+            found = self._contexts[key] = (key, dict(context))
+        return found

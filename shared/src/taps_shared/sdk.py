@@ -63,7 +63,7 @@ class IndexedStateManager(StreamStateManager):
 
     def __init__(self, *, contexts: SharedContexts, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
-        self.index = PartitionIndex()
+        self.index = PartitionIndex(contexts)
         self.contexts = contexts
 
     # Every state read and write of the manager (per record: `increment_state`) finds the
