@@ -50,8 +50,6 @@ class PartitionIndex:
         self._indexed = 0  # how many of its entries (from the start) are indexed
         self._positions: dict[t.Hashable, int] = {}
         self._duplicates: set[t.Hashable] = set()
-        #: How many times an entry was compared with a context: one per lookup.
-        self.comparisons = 0
 
     def find(self, partitions: list[dict], context: t.Mapping[str, t.Any]) -> dict | None:
         """The entry of `context` in `partitions`, or None if it has none; `Unindexed` when
@@ -68,7 +66,6 @@ class PartitionIndex:
             if position is None:
                 return None
             entry = partitions[position]
-            self.comparisons += 1
             if isinstance(entry, dict) and entry.get("context") == context:
                 return entry
             if attempt == 0:
