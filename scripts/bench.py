@@ -411,7 +411,7 @@ def postgres_table(args: argparse.Namespace, work: Path) -> list[str]:
     bin_dir = find_bin_dir()
     missing = meltano_cli.installed() or (bin_dir is None and "no PostgreSQL binaries")
     if missing:
-        raise SystemExit(f"table postgres: {missing} (`make test` installs them)")
+        raise SystemExit(f"table postgres: {missing} (`make bench` installs them)")
     assert bin_dir is not None
     rows: dict[str, tuple[Usage, float]] = {}
     with emulator("humaans", "--people-only", "--records", str(n)) as url:
@@ -463,7 +463,7 @@ def postgres_table(args: argparse.Namespace, work: Path) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=100_000, help="people in table 1")
-    parser.add_argument("--runs", type=int, default=5, help="interleaved runs in table 1")
+    parser.add_argument("--runs", type=int, default=3, help="interleaved runs in table 1")
     parser.add_argument("--pipe-runs", type=int, default=1, help="runs of the target pipe")
     parser.add_argument("--rss-records", type=int, default=1_000_000, help="0 skips it")
     parser.add_argument("--latency-ms", type=int, default=50)
