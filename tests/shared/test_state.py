@@ -176,11 +176,12 @@ class Lines:
         self.lines: list[bytes] = []
 
     @staticmethod
-    def state_line(state: dict) -> bytes:
-        return repr(state).encode()
+    def state_pieces(state: dict) -> t.Iterator[bytes]:
+        text = repr(state).encode()
+        return iter((text[:5], text[5:]))
 
-    def write_line(self, line: bytes) -> None:
-        self.lines.append(line)
+    def write_line(self, pieces: t.Iterable[bytes]) -> None:
+        self.lines.append(b"".join(pieces))
 
 
 def big_state(partitions: int, value: int = 0) -> dict:

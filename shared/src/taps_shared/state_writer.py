@@ -6,14 +6,14 @@ writer also compares the state with a deep copy of the last one it wrote, and de
 it again. With one partition per user and stream, both the size of a STATE and the number
 of STATEs grow with the users, so the run's cost grew with their square.
 
-Here a STATE is encoded once (the message writer's encoder, no copies) and compared with the
-last one by a digest of its bytes. While the state is small (`SMALL_STATE` partition entries
-or fewer) every STATE the SDK asks for goes out, as the SDK's writer would send it. Past
-that, a STATE goes out only once at least as many records were written since the last one
-as the state has partition entries: the bytes of state written stay within those of the
-records, and a run killed in between reads again at most that many records when it resumes
-(nothing is lost: what was written last is a valid state, and a stopped run still ends
-with the full state, see `HumanTap.sync_all`).
+Here a STATE is encoded a stream at a time (the message writer's encoder, no copies, never
+the whole line in memory) and compared with the last one by a digest of its bytes. While
+the state is small (`SMALL_STATE` partition entries or fewer) every STATE the SDK asks for
+goes out, as the SDK's writer would send it. Past that, a STATE goes out only once at least
+as many records were written since the last one as the state has partition entries: the
+bytes of state written stay within those of the records, and a run killed in between reads
+again at most that many records when it resumes (nothing is lost: what was written last is
+a valid state, and a stopped run still ends with the full state, see `HumanTap.sync_all`).
 """
 
 from __future__ import annotations
@@ -58,10 +58,14 @@ class StateWriter:
         if entries > self.small_state and since < entries:
             self.deferred += 1
             return
-        line = self.writer.state_line(state)
-        digest = hashlib.blake2b(line, digest_size=16).digest()
+        # Encoded twice, a piece at a time (to compare, then to write), rather than held
+        # whole: at 10,000 users the line is tens of megabytes.
+        hasher = hashlib.blake2b(digest_size=16)
+        for piece in self.writer.state_pieces(state):
+            hasher.update(piece)
+        digest = hasher.digest()
         if digest == self._last:
             return
-        self.writer.write_line(line)
+        self.writer.write_line(self.writer.state_pieces(state))
         self._last = digest
         self._records_at_last = self.writer.records_written

@@ -15,7 +15,7 @@ _writing = False  # a write to stdout is under way
 _stopped: list[int] = []  # a stop signal that came during it
 #: Lines not yet handed to stdout, and their size: RECORD lines go out in chunks of about
 #: `CHUNK` bytes, one write each, whatever buffer stdout has (none with PYTHONUNBUFFERED).
-_pending: list[bytes | bytearray] = []
+_pending: list[bytes] = []
 _pending_bytes = 0
 CHUNK = 256 * 1024
 
@@ -44,7 +44,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
     def write_message(self, message: Message) -> None:
         if isinstance(message, StateMessage):
-            self.write_line(self.state_line(message.value))
+            self.write_line(self.state_pieces(message.value))
             return
         if isinstance(message, SchemaMessage):  # `to_dict` without its copy of the schema
             fields = ((f.name, getattr(message, f.name)) for f in dataclasses.fields(message))
@@ -53,17 +53,17 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         self._write(message.to_dict(), flush=message.type != "RECORD")
 
     @staticmethod
-    def state_line(state: t.Mapping[str, t.Any]) -> bytearray:
-        """A STATE message, as `StateMessage.to_dict()` has it, encoded as one line (in
-        place: a state of many partitions is megabytes, and `+ b"\n"` would copy it)."""
-        line = bytearray()
-        encoder.encode_into({"type": "STATE", "value": state}, line)
-        line += b"\n"
-        return line
+    def state_pieces(state: t.Mapping[str, t.Any]) -> t.Iterator[bytes]:
+        """A STATE message, as `StateMessage.to_dict()` has it, as the pieces of one line:
+        a stream's bookmarks at a time, so that a state of many partitions (megabytes) is
+        never encoded whole."""
+        yield b'{"type":"STATE","value":'
+        yield from _pieces(state, depth=2)
+        yield b"}\n"
 
-    def write_line(self, line: bytes | bytearray) -> None:
-        """One encoded message (a STATE, flushed at once)."""
-        self._write_bytes(line, flush=True)
+    def write_line(self, pieces: t.Iterable[bytes]) -> None:
+        """One message in pieces (a STATE), flushed at once."""
+        self._write_bytes(b"", flush=True, pieces=pieces)
 
     def write_record(
         self, stream: str, record: dict, version: int | None, time_extracted: t.Any
@@ -85,10 +85,11 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         cls._write_bytes(b"" if message is None else encoder.encode(message) + b"\n", flush=flush)
 
     @staticmethod
-    def _write_bytes(line: bytes | bytearray, *, flush: bool = False) -> None:
-        """One whole line (and a flush), which a stop signal cannot cut short. Lines wait in
-        `_pending` until a flush or `CHUNK` bytes: one write of many lines costs a fraction
-        of a write (or a copy into stdout's 8 KB buffer) per line."""
+    def _write_bytes(line: bytes, *, flush: bool = False, pieces: t.Iterable[bytes] = ()) -> None:
+        """One whole line, or one given in `pieces` (and a flush), which a stop signal
+        cannot cut short. Lines wait in `_pending` until a flush or `CHUNK` bytes: one
+        write of many lines costs a fraction of a write (or of a copy into stdout's 8 KB
+        buffer) per line."""
         global _writing, _pending_bytes  # noqa: PLW0603 (one stdout per process)
         _writing = True
         try:
@@ -97,17 +98,32 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
                 _pending_bytes += len(line)
             if flush or _pending_bytes >= CHUNK:
                 out = sys.stdout.buffer
-                if len(line) >= CHUNK:  # a large STATE: not copied into a chunk of its own
-                    _pending.pop()
-                    out.write(b"".join(_pending))
-                    out.write(line)
-                else:
-                    out.write(b"".join(_pending))
+                out.write(b"".join(_pending))
                 _pending.clear()
                 _pending_bytes = 0
+                for piece in pieces:
+                    out.write(piece)
                 if flush:
                     out.flush()
         finally:
             _writing = False
         if _stopped:
             raise Terminated(_stopped.pop())
+
+
+def _pieces(value: t.Any, depth: int) -> t.Iterator[bytes]:
+    """`encoder.encode(value)` in pieces: a dictionary (with string keys) key by key, down
+    to `depth` levels."""
+    if depth == 0 or type(value) is not dict or not value or not all(map(_is_str, value)):
+        yield encoder.encode(value)
+        return
+    separator = b"{"
+    for key, item in value.items():
+        yield separator + encoder.encode(key) + b":"
+        yield from _pieces(item, depth - 1)
+        separator = b","
+    yield b"}"
+
+
+def _is_str(key: object) -> bool:
+    return type(key) is str
