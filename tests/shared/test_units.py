@@ -225,6 +225,39 @@ def test_a_state_in_pieces_is_the_line_msgspec_writes(state):
         assert len(pieces) > 4
 
 
+def test_a_raw_stdout_that_takes_part_of_a_write_gets_the_rest(monkeypatch):
+    """Unbuffered (PYTHONUNBUFFERED), stdout is a raw file: a signal that interrupts a
+    write to a full pipe leaves it partly done, and the writer writes the rest."""
+
+    class Partial:
+        def __init__(self) -> None:
+            self.buffer = self
+            self.data = bytearray()
+
+        def write(self, data: memoryview) -> int:
+            taken = max(1, len(data) // 3)
+            self.data += data[:taken]
+            return taken
+
+        def flush(self) -> None:
+            pass
+
+    out = Partial()
+    monkeypatch.setattr(sys, "stdout", out)
+    writer = BufferedMsgSpecWriter()
+    messages = [
+        SchemaMessage(stream="s", schema={"properties": {"id": {"type": ["string", "null"]}}}),
+        RecordMessage(
+            stream="s", record={"id": "a"}, time_extracted=datetime(2024, 1, 1, tzinfo=UTC)
+        ),
+        StateMessage(value={"bookmarks": {"s": {"partitions": [{"context": {"a": 1}}]}}}),
+    ]
+    for message in messages:
+        writer.write_message(message)
+    writer.flush()
+    assert bytes(out.data) == b"".join(bytes(MsgSpecWriter().format_message(m)) for m in messages)
+
+
 def test_records_reach_stdout_in_chunks_and_every_line_before_a_state(monkeypatch):
     """Many RECORD lines make one write, even to an unbuffered stdout (PYTHONUNBUFFERED);
     a STATE, and the end of the run, hand over every line before them, in order."""

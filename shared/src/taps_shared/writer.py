@@ -98,17 +98,25 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
                 _pending_bytes += len(line)
             if flush or _pending_bytes >= CHUNK:
                 out = sys.stdout.buffer
-                out.write(b"".join(_pending))
+                _write_all(out, b"".join(_pending))
                 _pending.clear()
                 _pending_bytes = 0
                 for piece in pieces:
-                    out.write(piece)
+                    _write_all(out, piece)
                 if flush:
                     out.flush()
         finally:
             _writing = False
         if _stopped:
             raise Terminated(_stopped.pop())
+
+
+def _write_all(out: t.Any, data: bytes) -> None:
+    """Write all of `data`: an unbuffered stdout (PYTHONUNBUFFERED) is a raw file, whose
+    write to a full pipe that a signal interrupts writes only part and says how much."""
+    view = memoryview(data)
+    while view:
+        view = view[out.write(view) or 0 :]
 
 
 def _pieces(value: t.Any, depth: int) -> t.Iterator[bytes]:
