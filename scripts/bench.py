@@ -19,8 +19,9 @@ Three tables, each from emulators on loopback started here:
     python scripts/bench.py [--tables cpu,latency,humanapi,scale,postgres] [--records N] ...
 
 Each table runs alone with `--tables NAME` (and its own size flags). It prints the tables,
-with the targets marked met or not, and writes them with the command line to
-bench/RESULTS.md (`--output` elsewhere).
+with the targets marked met or not, and writes them with the command line to `--output`:
+bench/RESULTS.md by default when every table ran, nowhere otherwise (a run of one table
+does not replace the whole file).
 """
 
 from __future__ import annotations
@@ -521,7 +522,7 @@ def main() -> None:
     parser.add_argument("--postgres-records", type=int, default=100_000, help="people in table 5")
     parser.add_argument("--target", default=str(ROOT / ".tools" / "bin" / "target-jsonl"))
     parser.add_argument("--tables", default=",".join(TABLES), help="which tables (comma-separated)")
-    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument("--output", type=Path, help="default: bench/RESULTS.md, every table")
     args = parser.parse_args()
 
     names = args.tables.split(",")
@@ -557,7 +558,11 @@ def main() -> None:
         ]
     )
     print(text)
-    args.output.write_text(text)
+    output = args.output
+    if output is None and set(names) == set(TABLES):
+        output = ROOT / "bench" / "RESULTS.md"
+    if output is not None:
+        output.write_text(text)
 
 
 TABLES: dict[str, t.Callable[..., list[str]]] = {
