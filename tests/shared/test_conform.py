@@ -191,3 +191,34 @@ def test_undeclared_fields_are_kept_where_the_schema_allows_more():
     conform, drift = compile_conformer("widgets", {**SCHEMA, "additionalProperties": True})
     assert conform({"id": "x", "extra": 1}) == {"id": "x", "extra": 1}
     assert dict(drift.unknown) == {"extra": 1}
+
+
+def test_a_list_of_small_objects_is_conformed_in_one_pass_as_item_by_item():
+    """Items of a known shape are passed over in the list's own loop; the others go through
+    the item conformer: the list, its `_extra` and the drift are those of item by item."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "_extra": {"type": ["object", "null"]},
+            "days": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"day": {"type": "string"}, "on": {"type": "boolean"}},
+                },
+            },
+        },
+    }
+    conform, drift = compile_conformer("widgets", schema)
+    plain = [{"day": "mon"}, {"day": "tue"}]
+    record = {"id": "a", "days": plain}
+    assert conform(record)["days"] is plain  # nothing to change: the same list
+    days = [{"day": "mon"}, {"day": 1}, {"day": "wed", "on": 0}, {"day": "thu", "hours": 8}]
+    assert conform({"id": "b", "days": [*plain, *days]}) == {
+        "id": "b",
+        "days": [*plain, {"day": "mon"}, {"day": 1}, {"day": "wed", "on": False}, {"day": "thu"}],
+        "_extra": {"days": [None, None, None, None, None, {"hours": 8}]},
+    }
+    assert dict(drift.unknown) == {"days[].hours": 1}
+    assert drift.mismatched == {"days[].day": "integer", "days[].on": "integer"}

@@ -17,6 +17,7 @@ from taps_shared import settings
 from taps_shared.errors import ConfigError
 from taps_shared.schemas import complete_schema
 from taps_shared.streams.deletes import Cadence, decode_ledger, encode_ledger
+from taps_shared.state_writer import StateWriter
 from taps_shared.writer import BufferedMsgSpecWriter
 from tests.shared.widgets import TOKEN, TapWidgets, WidgetsApi, WidgetsStream, widgets_server
 from tests.support.helpers import sync
@@ -294,21 +295,27 @@ def test_without_the_setting_records_carry_no_version():
 
 
 def test_a_big_state_waits_until_as_many_record_bytes_were_written(capsysbinary):
+    """A delete ledger makes the state big: it goes out only after as many bytes of records
+    (`taps_shared.state_writer`), and the run's last STATE at once."""
     writer = BufferedMsgSpecWriter()
+    states = StateWriter(writer)
     big = {"bookmarks": {"s": {"deletes": {"keys": "k" * 100_000}}}}
-    writer.write_state({"type": "STATE", "value": big})
-    assert capsysbinary.readouterr().out == b""  # held back: no records since the last
+    states.write_state(big)
+    writer.flush()
+    assert [json.loads(line)["type"] for line in capsysbinary.readouterr().out.splitlines()] == [
+        "STATE"
+    ]  # the first: nothing to wait for
     for _ in range(40):
         writer.write_record("s", {"id": "x" * 2_000}, None, "2024-01-01T00:00:00Z")
-    writer.write_state({"type": "STATE", "value": {**big, "n": 1}})  # 80 KB: still held
-    writer.write_record("s", {"id": "x" * 2_000}, None, "2024-01-01T00:00:00Z")
-    writer.flush()  # the end of the run: the newest STATE held back is written
-    lines = capsysbinary.readouterr().out.splitlines()
-    assert [json.loads(line)["type"] for line in lines] == ["RECORD"] * 41 + ["STATE"]
-    assert json.loads(lines[-1])["value"]["n"] == 1
-    for _ in range(60):
+    states.write_state({**big, "n": 1})  # 80 KB of records since: held back
+    for _ in range(20):
         writer.write_record("s", {"id": "x" * 2_000}, None, "2024-01-01T00:00:00Z")
-    writer.write_state({"type": "STATE", "value": big})  # due: 120 KB of records since
-    writer.write_state({"type": "STATE", "value": {"small": 1}})  # small: at once
+    states.write_state({**big, "n": 2})  # 120 KB since: due
+    states.write_state({**big, "n": 2})  # unchanged: not again
+    states.write_state({"small": 1})  # small: at once
+    states.write_state({"small": 1}, now=True)  # the run's last: even unchanged
+    writer.flush()
     lines = capsysbinary.readouterr().out.splitlines()
-    assert [json.loads(line)["type"] for line in lines[-2:]] == ["STATE", "STATE"]
+    assert [json.loads(line)["type"] for line in lines] == ["RECORD"] * 60 + ["STATE"] * 3
+    assert json.loads(lines[60])["value"]["n"] == 2
+    assert states.deferred == 1

@@ -13,8 +13,10 @@ from singer_sdk import RESTStream, Tap
 from singer_sdk.helpers import _state, _typing
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.plugin_base import PluginBase, _ConfigInput
-from singer_sdk.singerlib.encoding.simple import RecordMessage
+from singer_sdk.singerlib.encoding.simple import Message, RecordMessage, SchemaMessage, StateMessage
+from singer_sdk.streams._state import StreamStateManager
 from singer_sdk.streams.core import Stream
+from singer_sdk.tap_base import Tap as TapBase
 
 from tests.support.helpers import ROOT
 
@@ -67,6 +69,62 @@ PINS = {
     # SDKStream.forget_sort_order resets `_state_manager` so is_sorted is read again.
     "the state manager is cached in _state_manager": lambda: (
         "self._state_manager" in source(Stream.state_manager.fget)  # type: ignore[attr-defined]
+    ),
+    # SDKStream.state_manager builds an IndexedStateManager as the SDK builds its manager.
+    "the state manager is built from these arguments": lambda: (
+        all(
+            f"{name}=" in source(Stream.state_manager.fget)  # type: ignore[attr-defined]
+            for name in (
+                "tap_name",
+                "stream_name",
+                "tap_state",
+                "state_partitioning_keys",
+                "is_sorted",
+                "check_sorted",
+            )
+        )
+        and "StreamStateManager(" in source(Stream.state_manager.fget)  # type: ignore[attr-defined]
+    ),
+    # IndexedStateManager.get_context_state: every state read and write of the manager
+    # finds its partition there (once per record in increment_state).
+    "the state manager finds every partition's state through get_context_state": lambda: (
+        all(
+            "self.get_context_state(" in source(getattr(StreamStateManager, name))
+            for name in (
+                "increment_state",
+                "write_starting_replication_value",
+                "write_replication_key_signpost",
+                "get_starting_replication_value",
+                "is_state_non_resumable",
+                "finalize_progress_markers",
+            )
+        )
+        and "self.state_manager.get_context_state(context)" in source(Stream.get_context_state)
+        and "get_writeable_state_dict(self.tap_state, self.stream_name)"
+        in source(StreamStateManager.stream_state.fget)  # type: ignore[attr-defined]
+    ),
+    # IndexedStateManager makes a new partition's entry as the SDK does, at the end of the
+    # stream's list, and finds one by comparing contexts with `==`.
+    "a new partition's state is {'context': context}, appended": lambda: (
+        _state._create_in_partitions_list(partitions := [{}], {"a": 1}) is partitions[-1]
+        and partitions == [{}, {"context": {"a": 1}}]
+        and 'partition_state["context"] == state_partition_context'
+        in source(_state._find_in_partitions_list)
+    ),
+    # SDKTap.__init__ replaces the StateWriter every STATE of the run goes through.
+    "STATE messages go through the tap's _state_writer": lambda: (
+        "self._state_writer: StateWriter = StateWriter(self.message_writer)"
+        in source(TapBase.__init__)
+        and "return self._state_writer" in source(TapBase.state_writer.fget)  # type: ignore[attr-defined]
+        and "self._tap.state_writer.write_state(self.tap_state)"
+        in source(Stream._write_state_message)
+        and "self._state_writer.write_state(self.state)" in source(TapBase.sync_all)
+    ),
+    # BufferedMsgSpecWriter.write_message encodes STATE and SCHEMA without `to_dict`.
+    "STATE and SCHEMA messages are their fields without nulls": lambda: (
+        "asdict(self, dict_factory=exclude_null_dict)" in source(Message.to_dict)
+        and StateMessage.to_dict is Message.to_dict
+        and SchemaMessage.to_dict is Message.to_dict
     ),
     # set_paginator_token sets the token the SDK keeps in `_value`.
     "paginators keep their token in _value": lambda: (

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import io
 import logging
+import random
+import re
 import sys
 from datetime import UTC, datetime
 
 import pytest
 import requests
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.singerlib.messages import RecordMessage, StateMessage
+from singer_sdk.singerlib.messages import RecordMessage, SchemaMessage, StateMessage
 
 from human_sandbox.core import EmulatorServer, json_response
 from taps_shared import redact
+from taps_shared import writer as writer_module
 from taps_shared.auth import HumanAuth
 from taps_shared.dates import normalise_timestamp, parse_datetime, to_iso_z
 from taps_shared.errors import ConfigError
@@ -51,6 +54,45 @@ def test_registered_secrets_are_masked_everywhere_in_text():
 )
 def test_credential_shapes_are_masked_without_registration(text, expected):
     assert redact.scrub(text) == expected
+
+
+def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No secret registered yet (the registry is the process's)."""
+    monkeypatch.setattr(redact, "_secrets", set())
+    monkeypatch.setattr(redact, "_literals", set())
+    monkeypatch.setattr(redact, "_starts", set())
+    monkeypatch.setattr(redact, "_lengths", ())
+    monkeypatch.setattr(redact, "_loose_secrets", [])
+    monkeypatch.setattr(redact, "_pattern", None)
+
+
+def test_secrets_are_masked_as_one_alternation_of_all_longest_first_would(monkeypatch):
+    """Secrets without inner whitespace (the ones found through a table, not a pattern):
+    at each position from the left, the longest one there, overlaps included."""
+    fresh_secrets(monkeypatch)
+    rng = random.Random(5)
+    alphabet = "ab%-_c"
+    secrets = {"".join(rng.choices(alphabet, k=rng.randint(4, 9))) for _ in range(60)}
+    redact.register(*secrets)
+    forms = sorted(set().union(*map(redact.encodings, secrets)), key=len, reverse=True)
+    one = re.compile("|".join(map(re.escape, forms)))
+    for _ in range(300):
+        text = "".join(rng.choices([*alphabet, *rng.sample(sorted(secrets), 3)], k=30))
+        expected = redact._GENERIC.sub(redact._mask_generic, one.sub(redact.MASK, text))
+        assert redact.scrub(text) == expected, text
+
+
+def test_registering_a_token_costs_the_same_however_many_are_registered(monkeypatch):
+    """A tap minting one token per user registers thousands: none recompiles a pattern
+    of all of them, and a line is scrubbed by looking at its own characters."""
+    fresh_secrets(monkeypatch)
+    redact.register("a loose secret")
+    pattern = redact._pattern
+    tokens = [f"{i:040x}" for i in range(20_000)]
+    redact.register(*tokens)
+    assert redact._pattern is pattern
+    assert redact.scrub(f"token {tokens[12_345]}, not {tokens[7]}x") == "token ****, not ****x"
+    assert redact.scrub("a  loose\nsecret") == "****"
 
 
 def test_log_filter_scrubs_messages_args_and_tracebacks():
@@ -151,6 +193,10 @@ def test_buffered_writer_writes_what_msgspec_writes_and_flushes_only_state(monke
             stream="s", record={"id": "b", "n": 2}, time_extracted=datetime(2024, 1, 1, tzinfo=UTC)
         ),
         StateMessage(value={"bookmarks": {}}),
+        # STATE and SCHEMA are encoded without the copy `to_dict` makes: the same bytes
+        SchemaMessage(stream="s", schema={"properties": {"id": {"type": ["string", "null"]}}}),
+        SchemaMessage(stream="s", schema={"type": "object"}, key_properties=("id",)),
+        StateMessage(value={"bookmarks": {"s": {"partitions": [{"context": {"a": None}}]}}}),
     ]
     out = Out()
     monkeypatch.setattr(sys, "stdout", out)
@@ -159,7 +205,97 @@ def test_buffered_writer_writes_what_msgspec_writes_and_flushes_only_state(monke
         writer.write_message(message)
     expected = b"".join(bytes(MsgSpecWriter().format_message(m)) for m in messages)
     assert out.buffer.getvalue() == expected
-    assert out.flushes == 1
+    assert out.flushes == 4
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {},
+        {"bookmarks": {}},
+        {"bookmarks": {"s": {"partitions": [{"context": {"id": 1}}]}, "t": {"a": [1]}}},
+        {"bookmarks": {"s": {}}, "currently_syncing": None, "x": {"1": {2: 3}}},
+    ],
+)
+def test_a_state_in_pieces_is_the_line_msgspec_writes(state):
+    """A STATE is encoded a stream's bookmarks at a time: the same bytes as at once."""
+    pieces = list(BufferedMsgSpecWriter.state_pieces(state))
+    assert b"".join(pieces) == bytes(MsgSpecWriter().format_message(StateMessage(value=state)))
+    if state.get("bookmarks"):
+        assert len(pieces) > 4
+
+
+def test_a_raw_stdout_that_takes_part_of_a_write_gets_the_rest(monkeypatch):
+    """Unbuffered (PYTHONUNBUFFERED), stdout is a raw file: a signal that interrupts a
+    write to a full pipe leaves it partly done, and the writer writes the rest."""
+
+    class Partial:
+        def __init__(self) -> None:
+            self.buffer = self
+            self.data = bytearray()
+
+        def write(self, data: memoryview) -> int:
+            taken = max(1, len(data) // 3)
+            self.data += data[:taken]
+            return taken
+
+        def flush(self) -> None:
+            pass
+
+    out = Partial()
+    monkeypatch.setattr(sys, "stdout", out)
+    writer = BufferedMsgSpecWriter()
+    messages = [
+        SchemaMessage(stream="s", schema={"properties": {"id": {"type": ["string", "null"]}}}),
+        RecordMessage(
+            stream="s", record={"id": "a"}, time_extracted=datetime(2024, 1, 1, tzinfo=UTC)
+        ),
+        StateMessage(value={"bookmarks": {"s": {"partitions": [{"context": {"a": 1}}]}}}),
+    ]
+    for message in messages:
+        writer.write_message(message)
+    writer.flush()
+    assert bytes(out.data) == b"".join(bytes(MsgSpecWriter().format_message(m)) for m in messages)
+
+
+def test_records_reach_stdout_in_chunks_and_every_line_before_a_state(monkeypatch):
+    """Many RECORD lines make one write, even to an unbuffered stdout (PYTHONUNBUFFERED);
+    a STATE, and the end of the run, hand over every line before them, in order."""
+
+    class Raw:
+        def __init__(self) -> None:
+            self.buffer = self
+            self.writes: list[bytes] = []
+
+        def write(self, data: bytes) -> int:
+            self.writes.append(bytes(data))
+            return len(data)
+
+        def flush(self) -> None:
+            self.writes.append(b"<flush>")
+
+    out = Raw()
+    monkeypatch.setattr(sys, "stdout", out)
+    writer = BufferedMsgSpecWriter()
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    records = [
+        RecordMessage(stream="s", record={"id": i, "x": "y" * 100}, time_extracted=at)
+        for i in range(3_000)
+    ]
+    for message in records:
+        writer.write_message(message)
+    writer.write_message(StateMessage(value={"bookmarks": {}}))
+    writer.write_message(records[0])
+    writer.flush()
+    lines = [bytes(MsgSpecWriter().format_message(m)) for m in records]
+    state = bytes(MsgSpecWriter().format_message(StateMessage(value={"bookmarks": {}})))
+    data = [w for w in out.writes if w != b"<flush>"]
+    assert b"".join(data) == b"".join([*lines, state, lines[0]])
+    with_records = [w for w in data if b'"type":"RECORD"' in w]
+    assert len(with_records) <= len(b"".join(lines)) // writer_module.CHUNK + 2
+    before_flush = out.writes[: out.writes.index(b"<flush>")]
+    assert b"".join(before_flush) == b"".join([*lines, state])
+    assert out.writes[-3:] == [b"<flush>", lines[0], b"<flush>"]
 
 
 def test_the_authenticator_runs_on_every_attempt_and_never_at_preparation():

@@ -83,7 +83,11 @@ def _humanapi(args: argparse.Namespace) -> Emulator:
     # --records is the number of users (the last one has no connected source); READY
     # announces the base URL of both the API and the auth service.
     return HumanApiEmulator(
-        seed=args.seed, size=args.records, latency_ms=args.latency_ms, port=args.port
+        seed=args.seed,
+        size=args.records,
+        latency_ms=args.latency_ms,
+        port=args.port,
+        wellness_scale=args.wellness_scale,
     )
 
 
@@ -122,6 +126,12 @@ def _parser() -> argparse.ArgumentParser:
         "--people-only",
         action="store_true",
         help="humaans: people only, other resources empty (the benchmark's dataset)",
+    )
+    parser.add_argument(
+        "--wellness-scale",
+        type=float,
+        default=1.0,
+        help="humanapi: wellness records per user times this (0.1: about 30 records a user)",
     )
     return parser
 

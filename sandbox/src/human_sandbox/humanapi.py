@@ -636,10 +636,18 @@ class _Human:
 class _Builder:
     """Generates the dataset; per-user rng streams keep users independent of each other."""
 
-    def __init__(self, seed: int, size: int, no_source_users: int) -> None:
+    def __init__(self, seed: int, size: int, no_source_users: int, scale: float = 1.0) -> None:
         self.seed = seed
         self.size = size
         self.no_source_users = no_source_users
+        self.scale = scale
+
+    def count(self, rng: Any, lo: int, hi: int) -> int:
+        """How many wellness records (or summary days) a user has: between lo and hi, times
+        the dataset's `scale` (at least one)."""
+        if self.scale != 1.0:
+            lo, hi = max(1, round(lo * self.scale)), max(1, round(hi * self.scale))
+        return amount(rng, lo, hi)
 
     def rng(self, *labels: str) -> Any:
         return dg.sub_rng(self.seed, "humanapi", *labels)
@@ -830,17 +838,17 @@ class _Builder:
             out[stream].append(record)
 
         after_sync = (5 * _MINUTE, 8 * _HOUR)
-        for _ in range(amount(rng, 10, 40)):
+        for _ in range(self.count(rng, 10, 40)):
             body, end = self._activity(rng, h)
             finish("activities", body, end, after_sync)
-        for day in rng.sample(range(LO_DAY + 1, END_DAY - 2), amount(rng, 10, 40)):
+        for day in rng.sample(range(LO_DAY + 1, END_DAY - 2), self.count(rng, 10, 40)):
             body, end = self._sleep(rng, h, day)
             finish("sleeps", body, end, after_sync)
         for stream in READING_STREAMS:
-            for _ in range(amount(rng, 10, 40)):
+            for _ in range(self.count(rng, 10, 40)):
                 ms = dg.timestamp_ms(rng, LO_DAY, END_DAY - 2) // 1000 * 1000
                 finish(stream, self._reading(rng, h, stream, ms, base), ms, after_sync)
-        n_days = amount(rng, 12, 18)
+        n_days = self.count(rng, 12, 18)
         last_day = amount(rng, END_DAY - 45, END_DAY - 2)
         summary_sync = (14 * _HOUR, 20 * _HOUR)
         for day in range(last_day - n_days + 1, last_day + 1):
@@ -1458,6 +1466,9 @@ class HumanApiEmulator(Emulator):
     token_ttl: ``expires_in`` of access tokens; they stop working that many seconds after
     issue. latency_ms: delay before every response. port: 0 picks a free port.
     drift: serve records as a later API version might (`human_sandbox.drift`, `DRIFT`).
+    wellness_scale: each user's number of wellness records (and summary days) times this,
+    at least one per stream: 0.1 gives about 30 records a user instead of 300, so that tens of
+    thousands of users fit a benchmark.
     """
 
     def __init__(
@@ -1470,6 +1481,7 @@ class HumanApiEmulator(Emulator):
         latency_ms: int = 0,
         port: int = 0,
         drift: bool = False,
+        wellness_scale: float = 1.0,
     ) -> None:
         if size < 1:
             raise ValueError("size must be at least 1")
@@ -1488,7 +1500,7 @@ class HumanApiEmulator(Emulator):
         self.no_sources: set[str] = set()
         #: Record id -> its ``timeSeries`` (activities and sleeps), served when asked.
         self.time_series: dict[str, dict[str, Any]] = {}
-        _Builder(seed, size, no_source_users).build(self)
+        _Builder(seed, size, no_source_users, wellness_scale).build(self)
         if drift:
             self._drift()
         self.external_ids = {u["humanId"]: u["externalId"] for u in self.users}

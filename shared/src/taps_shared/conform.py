@@ -226,8 +226,20 @@ class _ObjectConformer:
             return values, None
         out: list | None = None
         extras: list[dict | None] | None = None
+        plans = self._plans
         for index, item in enumerate(values):
             if type(item) is dict:
+                # One pass over the list: an item whose keys and value types were seen
+                # before and need nothing (the usual small object) is looked at here, not
+                # through `split`.
+                plan = plans.get(tuple(item))
+                if (
+                    plan is not None
+                    and plan.identity
+                    and not plan.unknown
+                    and tuple(map(type, item.values())) in plan.checked
+                ):
+                    continue
                 conformed, extra = self.split(item)
                 if conformed is not item:
                     if out is None:

@@ -6,6 +6,13 @@ form encoding, JSON escaping; authenticators register the base64 pairs they send
 whatever whitespace a message made of theirs (collapsed, or a trailing newline dropped).
 Every log record is scrubbed as it is made, whichever library logs it and whichever
 handler writes it, at any level, tracebacks included.
+
+A tap minting one token per user registers thousands of secrets, so neither registering
+one nor scrubbing a line may cost in proportion to how many there are: secrets without
+inner whitespace (every token) are found through a table of their first characters, and
+only those with inner whitespace, whose whitespace may have changed, go into a regular
+expression. (Tokens often share their first characters, as JWTs do: the table holds the
+first characters for a quick test, and each whole secret in a set.)
 """
 
 from __future__ import annotations
@@ -21,7 +28,14 @@ MASK = "****"
 MIN_SECRET_LENGTH = 4
 _lock = threading.Lock()
 _secrets: set[str] = set()
+#: Secrets without inner whitespace; their first MIN_SECRET_LENGTH characters; their
+#: lengths, longest first (a tuple, replaced, never changed: scrubbing needs no lock).
+_literals: set[str] = set()
+_starts: set[str] = set()
+_lengths: tuple[int, ...] = ()
+#: The secrets with inner whitespace, whatever became of it.
 _pattern: re.Pattern[str] | None = None
+_loose_secrets: list[str] = []
 
 # Credentials that can show up in text even when we never saw the value ourselves.
 _GENERIC = re.compile(
@@ -33,17 +47,26 @@ _GENERIC = re.compile(
 
 def register(*values: object) -> None:
     """Remember secret values so they are scrubbed from all later output."""
-    global _pattern  # noqa: PLW0603
+    global _pattern, _lengths  # noqa: PLW0603
     with _lock:
-        added = False
+        loose = False
         for value in values:
             if not isinstance(value, str) or len(value.strip()) < MIN_SECRET_LENGTH:
                 continue
             for form in encodings(value) - _secrets:
                 _secrets.add(form)
-                added = True
-        if added:
-            ordered = sorted(_secrets, key=len, reverse=True)
+                chunks = form.split()
+                if len(chunks) == 1 and len(chunks[0]) >= MIN_SECRET_LENGTH:
+                    literal = chunks[0]
+                    _starts.add(literal[:MIN_SECRET_LENGTH])
+                    _literals.add(literal)
+                    if len(literal) not in _lengths:
+                        _lengths = tuple(sorted({*_lengths, len(literal)}, reverse=True))
+                else:
+                    _loose_secrets.append(form)
+                    loose = True
+        if loose:
+            ordered = sorted(_loose_secrets, key=len, reverse=True)
             _pattern = re.compile("|".join(_loose(s) for s in ordered))
 
 
@@ -68,9 +91,35 @@ def _loose(secret: str) -> str:
 
 def scrub(text: str) -> str:
     """Return text with every registered secret and credential-looking value masked."""
+    if _literals:
+        text = _mask_literals(text)
     if _pattern is not None:
         text = _pattern.sub(MASK, text)
     return _GENERIC.sub(_mask_generic, text)
+
+
+def _mask_literals(text: str) -> str:
+    """Mask the secrets without inner whitespace: at each position from the left, the
+    longest one found there (as an alternation of them, longest first, would)."""
+    literals, starts, lengths, width = _literals, _starts, _lengths, MIN_SECRET_LENGTH
+    parts: list[str] = []
+    start = position = 0
+    end = len(text) - width
+    while position <= end:
+        if text[position : position + width] in starts:
+            for length in lengths:
+                if text[position : position + length] in literals:
+                    parts += (text[start:position], MASK)
+                    position = start = position + length
+                    break
+            else:
+                position += 1
+        else:
+            position += 1
+    if not parts:
+        return text
+    parts.append(text[start:])
+    return "".join(parts)
 
 
 def _mask_generic(match: re.Match[str]) -> str:

@@ -11,12 +11,15 @@ import typing as t
 
 from singer_sdk import RESTStream, Stream, Tap
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.helpers._state import get_state_if_exists
+from singer_sdk.helpers._state import get_state_if_exists, get_writeable_state_dict
 from singer_sdk.helpers._typing import (  # the SDK's own tests of a schema, so we agree
     _is_exclusive_boolean_type as is_exclusive_boolean_type,
 )
 from singer_sdk.helpers._typing import is_object_type, is_uniform_list
 from singer_sdk.plugin_base import _ConfigInput
+from singer_sdk.streams._state import StreamStateManager
+
+from taps_shared.partition_index import PartitionIndex, SharedContexts, Unindexed
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -66,10 +69,64 @@ class SDKRecords(Stream):
         self.state_manager.is_flushed = False
 
 
+class IndexedStateManager(StreamStateManager):
+    """The SDK's state manager, finding a partition's state through a `PartitionIndex`
+    instead of scanning every partition of the stream (once per record, in the SDK)."""
+
+    def __init__(self, *, contexts: SharedContexts, **kwargs: t.Any) -> None:
+        super().__init__(**kwargs)
+        self.index = PartitionIndex(contexts)
+        self.contexts = contexts
+
+    # Every state read and write of the manager (per record: `increment_state`) finds the
+    # partition's entry here.
+    def get_context_state(self, context: Context | None) -> dict:
+        partition = self.get_state_partition_context(context)
+        if not partition:
+            return self.stream_state
+        partitions = self.stream_state.setdefault("partitions", [])
+        try:
+            found = self.index.find(partitions, partition)
+        except Unindexed:
+            return get_writeable_state_dict(
+                self.tap_state, self.stream_name, state_partition_context=partition
+            )
+        if found is None:  # a new entry, as `_create_in_partitions_list` makes it
+            found = {"context": self.contexts.get(partition)}
+            partitions.append(found)
+        return found
+
+    def existing_context_state(self, context: Context | None) -> dict | None:
+        """`context`'s state (taken as is, not narrowed to the partitioning keys) if there
+        is one, without creating it."""
+        stream_state = (self.tap_state.get("bookmarks") or {}).get(self.stream_name)
+        if not context or stream_state is None or "partitions" not in stream_state:
+            return get_state_if_exists(self.tap_state, self.stream_name, context)
+        try:
+            return self.index.find(stream_state["partitions"], context)
+        except Unindexed:
+            return get_state_if_exists(self.tap_state, self.stream_name, context)
+
+
 class SDKStream(SDKRecords, RESTStream[t.Any]):
     """A REST stream: partition bookkeeping runs only where there is some, bookmarks move
-    on what `state_record` gives, and a partition's state can be read without creating
-    it."""
+    on what `state_record` gives, a partition's state is found in O(1) and can be read
+    without creating it."""
+
+    # The SDK builds its StreamStateManager here, once (again after `forget_sort_order`).
+    @property
+    def state_manager(self) -> IndexedStateManager:  # type: ignore[override]
+        if self._state_manager is None:
+            self._state_manager = IndexedStateManager(
+                tap_name=self.tap_name,
+                stream_name=self.name,
+                tap_state=self._tap_state,
+                state_partitioning_keys=self.state_partitioning_keys,
+                is_sorted=self.is_sorted,
+                check_sorted=self.check_sorted,
+                contexts=t.cast("SDKTap", self._tap).partition_contexts,
+            )
+        return t.cast("IndexedStateManager", self._state_manager)
 
     # The SDK adds the partition's keys to each record here and syncs child streams.
     def _process_record(
@@ -101,7 +158,7 @@ class SDKStream(SDKRecords, RESTStream[t.Any]):
 
     def partition_state_if_exists(self, context: Context | None) -> dict | None:
         """A partition's state, read without creating an entry for it."""
-        return get_state_if_exists(self.tap_state, self.name, context)
+        return self.state_manager.existing_context_state(context)
 
     def forget_sort_order(self) -> None:
         """Rebuild the state manager, which caches `is_sorted` when built."""
@@ -109,7 +166,25 @@ class SDKStream(SDKRecords, RESTStream[t.Any]):
 
 
 class SDKTap(Tap):
-    """The tap side: the config before validation, and no signal handlers of the SDK's."""
+    """The tap side: the config before validation, no signal handlers of the SDK's, and
+    STATE messages written by `build_state_writer`'s writer."""
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        #: The partitions' contexts, one object each for all streams' state entries.
+        self.partition_contexts = SharedContexts()
+        super().__init__(*args, **kwargs)
+        # The SDK's StateWriter, here, is what every STATE of the run goes through (the
+        # streams' and sync_all's).
+        self._state_writer = self.build_state_writer()
+
+    def build_state_writer(self) -> t.Any:
+        """What writes the run's STATE messages: an object with `write_state(state)`."""
+        return self._state_writer
+
+    @property
+    def state_writer(self) -> t.Any:
+        """The run's STATE writer (`build_state_writer`'s)."""
+        return self._state_writer
 
     # The SDK calls this once, between loading the config (files and environment) and
     # validating it.

@@ -26,6 +26,7 @@ from taps_shared.responses import json_body
 from taps_shared.retry import RetryPolicy
 from taps_shared.streams.deletes import Cadence
 from taps_shared.streams.versions import FullTableVersion
+from taps_shared.state_writer import StateWriter
 from taps_shared.transport import Transport
 from taps_shared.urls import check_base_url
 from taps_shared.writer import BufferedMsgSpecWriter
@@ -173,6 +174,9 @@ class HumanTap(CommandLineTap):
     def request_timeout(self) -> float:
         return float(self.config.get("request_timeout") or 60)
 
+    def build_state_writer(self) -> StateWriter:
+        return StateWriter(t.cast("BufferedMsgSpecWriter", self.message_writer))
+
     def discover_streams(self) -> list[Stream]:
         return [stream_type(tap=self) for stream_type in self.stream_table.types]
 
@@ -313,12 +317,8 @@ class HumanTap(CommandLineTap):
                 flush()  # the records after the last STATE, even when the run failed
 
     def write_final_state(self) -> None:
-        """The run's last STATE, written now whatever its size (see the writer)."""
-        writer = self.message_writer
-        if isinstance(writer, BufferedMsgSpecWriter):
-            writer.write_state(StateMessage(value=self.state).to_dict(), now=True)
-        else:
-            writer.write_message(StateMessage(value=self.state))
+        """The run's last STATE, written now whatever its size (see `state_writer`)."""
+        self.state_writer.write_state(self.state, now=True)
 
     def report_schema_drift(self) -> None:
         """One warning per stream whose records did not fit its schema."""

@@ -1,20 +1,23 @@
-"""The Singer message writer every tap uses: msgspec, flushed only when it matters, and
-STATE messages no bigger in sum than the records they follow."""
+"""The Singer message writer every tap uses: msgspec, flushed only when it matters."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
-from singer_sdk.singerlib.encoding.simple import Message
+from singer_sdk.singerlib.encoding.simple import Message, SchemaMessage, StateMessage
 
 from taps_shared.errors import Terminated
 
 _writing = False  # a write to stdout is under way
-#: A STATE line up to this size is written as soon as the SDK asks.
-SMALL_STATE = 64 * 1024
 _stopped: list[int] = []  # a stop signal that came during it
+#: Lines not yet handed to stdout, and their size: RECORD lines go out in chunks of about
+#: `CHUNK` bytes, one write each, whatever buffer stdout has (none with PYTHONUNBUFFERED).
+_pending: list[bytes] = []
+_pending_bytes = 0
+CHUNK = 256 * 1024
 
 
 def stop(signum: int) -> None:
@@ -31,37 +34,37 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
     record (`write_record`).
 
     SCHEMA and STATE are flushed at once, so a target always sees state promptly and the
-    state a killed tap emitted last is complete on the pipe.
-
-    The SDK writes the whole state every `page_size` records and after each partition.
-    Delete ledgers can make it megabytes (`streams.deletes`), and thousands of copies of
-    it would dwarf the records: a STATE line bigger than `SMALL_STATE` waits until the
-    records written since the last STATE are at least as big (a newer STATE replaces a
-    waiting one), so STATE output stays below record output. A waiting STATE is written at
-    the end of the run, failed or not (`flush`); only a killed run loses it, and resumes
-    from the STATE before, repeating more records but losing none.
+    state a killed tap emitted last is complete on the pipe. STATE and SCHEMA messages are
+    encoded as they are, without the deep copy `to_dict` makes: the state grows with the
+    partitions, and the SDK sends a child stream's SCHEMA again for every partition.
     """
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._record_bytes = 0  # RECORD bytes written since the last STATE
-        self._waiting: bytes | None = None  # a STATE line held back
+    #: Bytes of RECORD messages written so far (`taps_shared.state_writer` budgets STATEs
+    #: by them).
+    record_bytes = 0
 
     def write_message(self, message: Message) -> None:
-        if message.type == "STATE":
-            self.write_state(message.to_dict())
+        if isinstance(message, StateMessage):
+            self.write_line(self.state_pieces(message.value))
+            return
+        if isinstance(message, SchemaMessage):  # `to_dict` without its copy of the schema
+            fields = ((f.name, getattr(message, f.name)) for f in dataclasses.fields(message))
+            self._write({name: value for name, value in fields if value is not None}, flush=True)
             return
         self._write(message.to_dict(), flush=message.type != "RECORD")
 
-    def write_state(self, message: dict[str, t.Any], *, now: bool = False) -> None:
-        """A STATE message: written at once when small or `now`, else when due."""
-        line = encoder.encode(message) + b"\n"
-        if now or len(line) <= SMALL_STATE or self._record_bytes >= len(line):
-            self._waiting = None
-            self._record_bytes = 0
-            self._write_line(line, flush=True)
-        else:
-            self._waiting = line
+    @staticmethod
+    def state_pieces(state: t.Mapping[str, t.Any]) -> t.Iterator[bytes]:
+        """A STATE message, as `StateMessage.to_dict()` has it, as the pieces of one line:
+        a stream's bookmarks at a time, so that a state of many partitions (megabytes) is
+        never encoded whole."""
+        yield b'{"type":"STATE","value":'
+        yield from _pieces(state, depth=2)
+        yield b"}\n"
+
+    def write_line(self, pieces: t.Iterable[bytes]) -> None:
+        """One message in pieces (a STATE), flushed at once."""
+        self._write_bytes(b"", flush=True, pieces=pieces)
 
     def write_record(
         self, stream: str, record: dict, version: int | None, time_extracted: t.Any
@@ -72,28 +75,65 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
             message["version"] = version
         message["time_extracted"] = time_extracted
         line = encoder.encode(message) + b"\n"
-        self._record_bytes += len(line)
-        self._write_line(line)
+        self.record_bytes += len(line)
+        self._write_bytes(line)
 
     def flush(self) -> None:
-        """Flush stdout (at the end of a run, or of a failed one), with any STATE that was
-        held back."""
-        waiting, self._waiting = self._waiting, None
-        self._write_line(waiting or b"", flush=True)
+        """Flush stdout (at the end of a run, or of a failed one)."""
+        self._write(None, flush=True)
 
-    def _write(self, message: dict[str, t.Any], *, flush: bool = False) -> None:
-        self._write_line(encoder.encode(message) + b"\n", flush=flush)
+    @classmethod
+    def _write(cls, message: dict[str, t.Any] | None, *, flush: bool = False) -> None:
+        cls._write_bytes(b"" if message is None else encoder.encode(message) + b"\n", flush=flush)
 
     @staticmethod
-    def _write_line(line: bytes, *, flush: bool = False) -> None:
-        """One whole line (and a flush), which a stop signal cannot cut short."""
-        global _writing  # noqa: PLW0603 (one stdout per process)
+    def _write_bytes(line: bytes, *, flush: bool = False, pieces: t.Iterable[bytes] = ()) -> None:
+        """One whole line, or one given in `pieces` (and a flush), which a stop signal
+        cannot cut short. Lines wait in `_pending` until a flush or `CHUNK` bytes: one
+        write of many lines costs a fraction of a write (or of a copy into stdout's 8 KB
+        buffer) per line."""
+        global _writing, _pending_bytes  # noqa: PLW0603 (one stdout per process)
         _writing = True
         try:
-            sys.stdout.buffer.write(line)
-            if flush:
-                sys.stdout.buffer.flush()
+            if line:
+                _pending.append(line)
+                _pending_bytes += len(line)
+            if flush or _pending_bytes >= CHUNK:
+                out = sys.stdout.buffer
+                _write_all(out, b"".join(_pending))
+                _pending.clear()
+                _pending_bytes = 0
+                for piece in pieces:
+                    _write_all(out, piece)
+                if flush:
+                    out.flush()
         finally:
             _writing = False
         if _stopped:
             raise Terminated(_stopped.pop())
+
+
+def _write_all(out: t.Any, data: bytes) -> None:
+    """Write all of `data`: an unbuffered stdout (PYTHONUNBUFFERED) is a raw file, whose
+    write to a full pipe that a signal interrupts writes only part and says how much."""
+    view = memoryview(data)
+    while view:
+        view = view[out.write(view) or 0 :]
+
+
+def _pieces(value: t.Any, depth: int) -> t.Iterator[bytes]:
+    """`encoder.encode(value)` in pieces: a dictionary (with string keys) key by key, down
+    to `depth` levels."""
+    if depth == 0 or type(value) is not dict or not value or not all(map(_is_str, value)):
+        yield encoder.encode(value)
+        return
+    separator = b"{"
+    for key, item in value.items():
+        yield separator + encoder.encode(key) + b":"
+        yield from _pieces(item, depth - 1)
+        separator = b","
+    yield b"}"
+
+
+def _is_str(key: object) -> bool:
+    return type(key) is str
