@@ -16,8 +16,8 @@ from singer_sdk import typing as th
 from taps_shared import settings
 from taps_shared.errors import ConfigError
 from taps_shared.schemas import complete_schema
-from taps_shared.streams.deletes import Cadence, decode_ledger, encode_ledger
 from taps_shared.state_writer import StateWriter
+from taps_shared.streams.deletes import Cadence, decode_ledger, encode_ledger
 from taps_shared.writer import BufferedMsgSpecWriter
 from tests.shared.widgets import TOKEN, TapWidgets, WidgetsApi, WidgetsStream, widgets_server
 from tests.support.helpers import sync

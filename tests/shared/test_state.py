@@ -14,7 +14,7 @@ from singer_sdk.streams.core import Stream
 from taps_shared import state_writer
 from taps_shared.partition_index import PartitionIndex, SharedContexts
 from taps_shared.sdk import SDKStream, SDKTap
-from taps_shared.state_writer import StateWriter, partition_entries
+from taps_shared.state_writer import StateWriter
 from tests.shared.test_conform import records_and_states
 from tests.shared.widgets import TOKEN, TapWidgets
 from tests.support.helpers import sync

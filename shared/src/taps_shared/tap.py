@@ -12,7 +12,7 @@ import typing as t
 from datetime import UTC, datetime
 from functools import cached_property
 
-from singer_sdk.singerlib import Catalog, Schema, StateMessage
+from singer_sdk.singerlib import Catalog, Schema
 from singer_sdk.streams import Stream
 
 from taps_shared import redact, settings
@@ -24,9 +24,9 @@ from taps_shared.privacy import Policy, tags, with_tags
 from taps_shared.ratelimit import RateLimiter
 from taps_shared.responses import json_body
 from taps_shared.retry import RetryPolicy
+from taps_shared.state_writer import StateWriter
 from taps_shared.streams.deletes import Cadence
 from taps_shared.streams.versions import FullTableVersion
-from taps_shared.state_writer import StateWriter
 from taps_shared.transport import Transport
 from taps_shared.urls import check_base_url
 from taps_shared.writer import BufferedMsgSpecWriter
