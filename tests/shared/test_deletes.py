@@ -302,9 +302,7 @@ def test_a_big_state_waits_until_as_many_record_bytes_were_written(capsysbinary)
     big = {"bookmarks": {"s": {"deletes": {"keys": "k" * 100_000}}}}
     states.write_state(big)
     writer.flush()
-    assert [json.loads(line)["type"] for line in capsysbinary.readouterr().out.splitlines()] == [
-        "STATE"
-    ]  # the first: nothing to wait for
+    assert capsysbinary.readouterr().out == b""  # held back: no records since the start
     for _ in range(40):
         writer.write_record("s", {"id": "x" * 2_000}, None, "2024-01-01T00:00:00Z")
     states.write_state({**big, "n": 1})  # 80 KB of records since: held back
@@ -312,10 +310,12 @@ def test_a_big_state_waits_until_as_many_record_bytes_were_written(capsysbinary)
         writer.write_record("s", {"id": "x" * 2_000}, None, "2024-01-01T00:00:00Z")
     states.write_state({**big, "n": 2})  # 120 KB since: due
     states.write_state({**big, "n": 2})  # unchanged: not again
-    states.write_state({"small": 1})  # small: at once
-    states.write_state({"small": 1}, now=True)  # the run's last: even unchanged
+    # judged by the last size without encoding it: a state that shrank waits as well
+    states.write_state({"small": 1})
+    states.write_state({"small": 1}, now=True)  # the run's last: at once
     writer.flush()
     lines = capsysbinary.readouterr().out.splitlines()
-    assert [json.loads(line)["type"] for line in lines] == ["RECORD"] * 60 + ["STATE"] * 3
+    assert [json.loads(line)["type"] for line in lines] == ["RECORD"] * 60 + ["STATE"] * 2
     assert json.loads(lines[60])["value"]["n"] == 2
-    assert states.deferred == 1
+    assert json.loads(lines[61])["value"] == {"small": 1}
+    assert states.deferred == 4  # the first, n=1, n=2 again, the small one
