@@ -19,6 +19,8 @@ from functools import cached_property
 from taps_shared.sdk import SDKRecords
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Tap
+
     from taps_shared.tap import HumanTap
 
 
@@ -26,7 +28,7 @@ class FullTableVersion(SDKRecords):
     """A stream that announces its version at the end of a complete full-table sync (with
     the tap's `emit_activate_version_messages` setting)."""
 
-    tap: HumanTap  # set by ConformedStream
+    tap: Tap  # set by ConformedStream
     _version_started = False
     _listing_incomplete = False
 
@@ -54,7 +56,7 @@ class FullTableVersion(SDKRecords):
         version."""
         if not self._version_started and self.selected and self.versioned:
             self._version_started = True
-            self.set_stream_version(self.tap.table_version)
+            self.set_stream_version(t.cast("HumanTap", self.tap).table_version)
         return False
 
     def note_incomplete_listing(self) -> None:
