@@ -62,7 +62,13 @@ def test_a_fault_in_one_workers_page_is_retried_without_reordering():
 
 def test_the_rate_limit_holds_across_workers():
     with HumaansEmulator(seed=3, size=150, rate_limit=(10, 2)) as emulator:
-        result, _ = people_run(emulator, max_parallel_requests=4, requests_per_second=10)
+        config = TAPS["humaans"].config(
+            emulator, "engine", page_size=5, max_parallel_requests=4, requests_per_second=10
+        )
+        catalog = select_only(TapHumaans, config, {"people"})  # discovery asks the API
+        emulator.rate_limiter.reset()  # as a separate `--discover` long before the run
+        emulator.server.clear_requests()
+        result = sync(TapHumaans, config, catalog=catalog)
     assert len(result.records["people"]) == 150
     assert all(r.status == 200 for r in emulator.server.requests)  # not one 429
     times = sorted(r.time for r in emulator.server.requests)
