@@ -61,7 +61,9 @@ def test_a_fault_in_one_workers_page_is_retried_without_reordering():
 
 
 def test_the_rate_limit_holds_across_workers():
-    with HumaansEmulator(seed=3, size=150, rate_limit=(10, 2)) as emulator:
+    # the API allows the tap's rate with a burst of 3: room for one request's arrival
+    # jitter, none for workers that would not share the limiter (4 at once)
+    with HumaansEmulator(seed=3, size=150, rate_limit=(10, 3)) as emulator:
         config = TAPS["humaans"].config(
             emulator, "engine", page_size=5, max_parallel_requests=4, requests_per_second=10
         )
