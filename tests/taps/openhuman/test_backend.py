@@ -394,3 +394,15 @@ def test_the_envelope_is_unwrapped_as_the_vendor_sdk_does():
     with pytest.raises(ResponseError) as info:
         unwrapped(json.loads(response.content), response, "me")
     assert str(info.value) == "me: GET /auth/me returned 200 with success: false (E_NOPE: Nope)"
+
+
+def test_a_route_skipped_as_unreadable_announces_no_version():
+    """ACTIVATE_VERSION after a skipped listing would mark every row of the stream deleted:
+    the unreadable route announces none, the routes read whole do."""
+    with OpenHumanEmulator(seed=7, size=4) as emulator:
+        emulator.backend.api_keys = {API_KEY: frozenset({"read"})}  # no inference scope
+        settings = {k: v for k, v in config(emulator).items() if k != "backend_token"}
+        result = sync(TapOpenHuman, settings)
+    versions = {m["stream"] for m in result.messages if m["type"] == "ACTIVATE_VERSION"}
+    assert "models" not in result.records and "models" not in versions
+    assert "workflows" in versions and result.records["workflows"]
