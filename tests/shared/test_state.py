@@ -23,8 +23,16 @@ from tests.support.registry import TAPS
 
 
 def sdk_bookkeeping(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The SDK's own state manager (a scan of the partitions per lookup) and STATE writer."""
+    """The SDK's own state manager (a scan of the partitions per lookup), bookmark moved on
+    every record (none held back) and STATE writer."""
+
+    def every_record(self: SDKStream, latest_record: dict, *, context: t.Any = None) -> None:
+        record = self.state_record(latest_record, context)
+        if record is not None:
+            Stream._increment_stream_state(self, record, context=context)
+
     monkeypatch.setattr(SDKStream, "state_manager", Stream.state_manager)
+    monkeypatch.setattr(SDKStream, "_increment_stream_state", every_record)
     monkeypatch.setattr(
         SDKStream,
         "partition_state_if_exists",

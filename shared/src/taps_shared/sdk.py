@@ -139,13 +139,47 @@ class SDKStream(SDKRecords, RESTStream[t.Any]):
         if partition_context or self.child_streams:
             super()._process_record(record, child_context, partition_context)
 
-    # The SDK moves the bookmark here, comparing values as strings.
+    #: A sorted partition's newest bookmark record, not yet in its state (`flush_bookmark`).
+    _held_bookmark: tuple[dict, Context | None] | None = None
+
+    # The SDK moves the bookmark here, once per record, comparing values as strings. In a
+    # sorted listing only the newest value counts, and the state is read only when a STATE
+    # is written or the partition ends: the newest is held until then (a sixth of the
+    # tap's CPU per record otherwise), and a value older than it goes through the SDK at
+    # once, which rejects it as before.
     def _increment_stream_state(
         self, latest_record: dict, *, context: Context | None = None
     ) -> None:
         record = self.state_record(latest_record, context)
-        if record is not None:
+        if record is None:
+            return
+        held = self._held_bookmark
+        if held is not None:
+            key = t.cast("str", self.replication_key)
+            if held[1] is context and record[key] >= held[0][key]:
+                self._held_bookmark = (record, context)
+                return
+            self.flush_bookmark()
+        if self.is_sorted:
+            self._held_bookmark = (record, context)
+        else:
             super()._increment_stream_state(record, context=context)
+
+    def flush_bookmark(self) -> None:
+        """Move the bookmark to the record held back by `_increment_stream_state`."""
+        held, self._held_bookmark = self._held_bookmark, None
+        if held is not None:
+            super()._increment_stream_state(held[0], context=held[1])
+
+    # The SDK writes a STATE here (the whole tap's, so every stream's held bookmark moves
+    # first), and finalizes a partition's state in `_finalize_state`.
+    def _write_state_message(self) -> None:
+        t.cast("SDKTap", self._tap).flush_bookmarks()
+        super()._write_state_message()
+
+    def _finalize_state(self, state: dict | None = None) -> None:
+        self.flush_bookmark()
+        super()._finalize_state(state)
 
     def record_processed(self, record: dict) -> None:
         """A record passed `post_process` (selected or not: a parent read for its
@@ -185,6 +219,13 @@ class SDKTap(Tap):
     def state_writer(self) -> t.Any:
         """The run's STATE writer (`build_state_writer`'s)."""
         return self._state_writer
+
+    def flush_bookmarks(self) -> None:
+        """Move every stream's bookmark held back (`SDKStream.flush_bookmark`): before any
+        STATE is written, so that it is the one the SDK would write."""
+        for stream in self.streams.values():
+            if isinstance(stream, SDKStream):
+                stream.flush_bookmark()
 
     # The SDK calls this once, between loading the config (files and environment) and
     # validating it.

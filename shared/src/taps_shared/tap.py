@@ -318,6 +318,7 @@ class HumanTap(CommandLineTap):
 
     def write_final_state(self) -> None:
         """The run's last STATE, written now whatever its size (see `state_writer`)."""
+        self.flush_bookmarks()
         self.state_writer.write_state(self.state, now=True)
 
     def report_schema_drift(self) -> None:

@@ -240,6 +240,7 @@ class HumanRESTStream(TombstoningStream, ConformedStream, SDKStream):
         value = self.bookmark_value(record)
         if value is None or self._part.unkeyed:
             self._part.unkeyed += value is None
+            self.flush_bookmark()  # then dropped with the rest of the bookmark
             state = self.get_context_state(context)
             state.pop("replication_key_value", None)
             state.pop("progress_markers", None)
