@@ -7,10 +7,10 @@ paginator fails loudly, instead of spinning, when the API repeats a token; the s
 PageGuard does the same for a repeated page or a run past the page cap.
 
 An announced total (`total`, `totalPages`, `X-Total-Count`) is a hint, never trusted: it
-lets the next pages be fetched in parallel, a window at a time, so memory does not depend
-on it; but paging ends only on a short or empty page, so a total lower than the truth
-truncates nothing (it is warned about), and one higher than the truth costs at most one
-window of empty pages.
+lets the next pages be fetched in parallel, a few ahead of the one being read, so memory
+does not depend on it; but paging ends only on a short or empty page, so a total lower than
+the truth truncates nothing (it is warned about), and one higher than the truth costs at
+most the pages in flight when the end is read.
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ from taps_shared.responses import json_body
 from taps_shared.sdk import set_paginator_token
 
 DEFAULT_MAX_PAGES = 100_000
-#: Pages fetched ahead per window, per worker: what an announced total can make us plan.
-WINDOW_PER_WORKER = 4
 _logger = logging.getLogger(__name__)
 #: One page as fetched: the request sent and the response to it.
 Page = tuple[requests.PreparedRequest, requests.Response]
@@ -88,11 +86,11 @@ class GuardedPaginator(BaseAPIPaginator[t.Any]):
         announcement); otherwise none, and paging stays serial."""
         return ()
 
-    def resume(self, planned: t.Sequence[t.Any], response: requests.Response) -> None:
-        """Carry on after the planned pages were fetched out of band: `response` is the
-        last one's. Pages beyond the plan (the listing grew meanwhile) are still read."""
-        self._tokens.update(planned)
-        set_paginator_token(self, planned[-1])
+    def resume(self, token: t.Any, response: requests.Response) -> None:
+        """Carry on after the planned page `token` was fetched out of band: `response` is
+        its. Pages beyond the plan (the listing grew meanwhile) are still read."""
+        self._tokens.add(token)
+        set_paginator_token(self, token)
         self.advance(response)
 
     def past_total(self, announced: int, unit: str) -> None:
@@ -418,20 +416,35 @@ def page_responses(
     fork: t.Callable[[t.Callable[[], Page]], t.Callable[[], Page]],
 ) -> t.Iterator[Page]:
     """`fetch(token)` for every page, in page order. When a page tells how many follow
-    (`GuardedPaginator.plan`), the next window of them is fetched `workers` at a time,
-    each through `fork` (which makes it fit to run in a worker thread), and paging goes on
-    from the window's last page as it says: a short page ends it, a full one plans the
-    next window; pages beyond any plan are read one by one."""
-    window = workers * WINDOW_PER_WORKER
+    (`GuardedPaginator.plan`), they are fetched `workers` at a time, each through `fork`
+    (which makes it fit to run in a worker thread): the next page is asked for as soon as
+    one is read, so the workers never wait for each other; paging goes on page by page as
+    each says, a short page ends it, and pages beyond the plan are read one by one."""
     while not paginator.finished:
         request, response = fetch(paginator.current_value)
         yield request, response
         paginator.advance(response)
-        while workers > 1 and not paginator.finished and isinstance(paginator, GuardedPaginator):
-            planned = paginator.plan(response)[:window]
-            if len(planned) < 2:
-                break
-            tasks = (fork(partial(fetch, token)) for token in planned)
-            for request, response in in_order(tasks, workers, f"{paginator.label}-pages"):
-                yield request, response
-            paginator.resume(planned, response)
+        if workers > 1 and not paginator.finished and isinstance(paginator, GuardedPaginator):
+            planned = paginator.plan(response)
+            if len(planned) >= 2:
+                yield from _planned_pages(paginator, planned, fetch, workers, fork)
+
+
+def _planned_pages(
+    paginator: GuardedPaginator,
+    planned: t.Sequence[t.Any],
+    fetch: Fetch,
+    workers: int,
+    fork: t.Callable[[t.Callable[[], Page]], t.Callable[[], Page]],
+) -> t.Iterator[Page]:
+    """The planned pages, at most `workers` ahead of the one being read. A page that ends
+    the listing stops the plan: a total higher than the truth costs the pages in flight
+    then (at most `workers`), however many it announced."""
+    tasks = (fork(partial(fetch, token)) for token in planned)
+    for token, (request, response) in zip(
+        planned, in_order(tasks, workers, f"{paginator.label}-pages"), strict=False
+    ):
+        yield request, response
+        paginator.resume(token, response)
+        if paginator.finished:
+            return
