@@ -213,6 +213,32 @@ def test_the_read_again_goes_on_from_the_bookmark_without_repeating_records():
     assert restart["updatedAt[$gte]"] == [result.records["people"][8]["updatedAt"]]
 
 
+@pytest.mark.parametrize("workers", [1, 4])
+def test_a_read_again_skips_exactly_the_records_written_at_its_instant(workers, caplog):
+    """Ten widgets share one `updatedAt` across three pages; the oldest is edited between
+    two pages: the read goes on from that instant, skipping the ones of it already written
+    (on earlier pages too), and writes the others once."""
+    api = WidgetsApi(n=23)
+    for row in api.rows[3:13]:
+        row["updatedAt"] = api.rows[3]["updatedAt"]
+
+    def edit() -> None:
+        api.rows[0]["updatedAt"] = "2024-01-02T00:00:00.000Z"
+
+    server = EmulatorServer(api).start()
+    try:
+        Between(server, "/widgets", 3, edit)
+        config = {"api_token": TOKEN, "api_url": server.base_url, "page_size": 4}
+        result = sync(TapWidgets, {**config, "max_parallel_requests": workers})
+    finally:
+        server.stop()
+    emitted = ids(result.records["widgets"])
+    assert "widgets: GET /widgets changed between two pages" in caplog.text
+    assert sorted(set(emitted)) == [f"w{i:03d}" for i in range(23)]
+    assert len(emitted) == 23 + 1  # w000 twice: as first read, then as edited
+    assert emitted[-1] == "w000"
+
+
 class PlainWidgets(WidgetsStream):
     """The widgets as a full-table stream: no bookmark to go on from, read again whole."""
 

@@ -315,11 +315,10 @@ class HumanRESTStream(TombstoningStream, ConformedStream, SDKStream):
         while True:
             self._part.guard = PageGuard(self.name, self.max_pages)
             try:
-                for record in self.paged_records(context):
-                    if read.again(record):
-                        continue
-                    yielded = True
-                    yield record
+                for page in self.paged_lists(context):
+                    records = read.page(page)
+                    yielded = yielded or bool(records)
+                    yield from records
                 return
             except ListingShifted as exc:
                 read.restart(exc)
@@ -386,7 +385,12 @@ class HumanRESTStream(TombstoningStream, ConformedStream, SDKStream):
         return prefetch.with_children_prefetched(self, records, context, workers)
 
     def paged_records(self, context: Context | None) -> t.Iterator[dict]:
-        """Every page's records, in page order; when the first page tells how many pages
+        """Every page's records, in page order (`paged_lists`)."""
+        for page in self.paged_lists(context):
+            yield from page
+
+    def paged_lists(self, context: Context | None) -> t.Iterator[list[dict]]:
+        """Each page's records, in page order; when the first page tells how many pages
         follow, the rest are fetched `max_parallel_requests` at a time."""
         paginator = self.get_new_paginator() or SinglePagePaginator()
         label = self.name
@@ -419,7 +423,7 @@ class HumanRESTStream(TombstoningStream, ConformedStream, SDKStream):
                     return
                 if overlap:
                     last = self.listing_key(records[-1])
-                yield from records
+                yield records
 
     def listing_key(self, record: dict) -> t.Any:
         """What tells a record from the others in a listing: its primary key as sent."""
@@ -599,10 +603,32 @@ class _ReadSoFar:
         self.shifts = 0
         self.skipping = False
 
+    def page(self, records: list[dict]) -> list[dict]:
+        """A page's records less those yielded before the listing was read again. What is
+        yielded is noted record by record while skipping, else from the page's end: the
+        listing is in bookmark order, so its newest instant is there."""
+        if not self.ordered:
+            return records
+        if self.skipping:
+            return [record for record in records if not self.again(record)]
+        newest = None
+        for record in reversed(records):
+            stamp = self.stream.bookmark_value(record)
+            if stamp is None:
+                continue
+            if newest is None:
+                newest = stamp
+                if self.newest is not None and newest < self.newest:
+                    break
+                if self.newest is None or newest > self.newest:
+                    self.newest, self.at_newest = newest, set()
+            if stamp != newest:
+                break
+            self.at_newest.add(self.stream.listing_key(record))
+        return records
+
     def again(self, record: dict) -> bool:
         """Whether `record` was yielded before the listing was read again (skip it)."""
-        if not self.ordered:
-            return False
         value = self.stream.bookmark_value(record)
         key = self.stream.listing_key(record)
         if self.skipping and value == self.newest and key in self.at_newest:
