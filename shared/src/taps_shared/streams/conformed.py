@@ -8,6 +8,8 @@ import typing as t
 from datetime import UTC, datetime
 from functools import cached_property
 
+from singer_sdk.mapper import SameRecordTransform
+
 from taps_shared.conform import SchemaDrift, stream_conformer
 from taps_shared.privacy import tag_metadata
 from taps_shared.sdk import SDKRecords
@@ -45,13 +47,25 @@ class ConformedStream(SDKRecords):
         """When the record being written was fetched."""
         return datetime.now(UTC)
 
+    @cached_property
+    def _maps(self) -> list[tuple[str, t.Callable[[dict], dict | None] | None]]:
+        """Each stream map's alias and transform: None for the SDK's map of a stream no
+        map is configured for (the record as it is, without two calls per record)."""
+        return [
+            (
+                stream_map.stream_alias,
+                None
+                if type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled
+                else stream_map.transform,
+            )
+            for stream_map in self.stream_maps
+        ]
+
     def write_record(self, record: dict) -> None:
         """Conform the record and write it through each stream map."""
         record = self._conformer[0](record)
         writer = t.cast("BufferedMsgSpecWriter", self.tap.message_writer)
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
+        for alias, transform in self._maps:
+            mapped = record if transform is None else transform(record)
             if mapped is not None:
-                writer.write_record(
-                    stream_map.stream_alias, mapped, self.stream_version, self.time_extracted
-                )
+                writer.write_record(alias, mapped, self.stream_version, self.time_extracted)
