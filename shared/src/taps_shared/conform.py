@@ -32,6 +32,7 @@ from __future__ import annotations
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from taps_shared.errors import ResponseError, SchemaDriftError
 from taps_shared.privacy import Policy, tags, with_tags
@@ -97,6 +98,7 @@ class SchemaDrift:
 _ANY = frozenset(_TYPE_NAMES)
 _NONE = type(None)
 _SEEN_SHAPES = 4096  # value-type shapes remembered as checked, per record shape
+_DICTS = {dict}
 EXTRA = "_extra"  # the property undeclared fields go to
 
 #: A nested value's conformer: (the value conformed, its undeclared fields or None).
@@ -193,6 +195,8 @@ class _ObjectConformer:
                 boolean=is_exclusive_boolean_type(sub),
             )
         self._plans: dict[tuple[str, ...], _Plan] = {}
+        #: (keys, value types) of items seen to need nothing, for `split_list`'s one pass.
+        self._plain: set[tuple[tuple[str, ...], tuple[type, ...]]] = set()
 
     def split(self, record: dict) -> tuple[dict, dict | None]:
         """The record conformed, and its undeclared fields (None when there are none)."""
@@ -222,23 +226,29 @@ class _ObjectConformer:
     def split_list(self, values: t.Any) -> tuple[t.Any, list | None]:
         """A list of these objects (the same list when no item changes, the usual case),
         and the undeclared fields of its items by position (None when there are none)."""
-        if type(values) is not list:
+        if type(values) is not list or not values:
             return values, None
+        if set(map(type, values)) == _DICTS:  # the usual list: one pass, in C
+            shapes = map(tuple, map(map, repeat(type), map(dict.values, values)))
+            if self._plain.issuperset(zip(map(tuple, values), shapes, strict=True)):
+                return values, None  # every item of a shape seen to need nothing
         out: list | None = None
         extras: list[dict | None] | None = None
         plans = self._plans
         for index, item in enumerate(values):
             if type(item) is dict:
-                # One pass over the list: an item whose keys and value types were seen
-                # before and need nothing (the usual small object) is looked at here, not
-                # through `split`.
-                plan = plans.get(tuple(item))
+                # An item whose keys and value types were seen before and need nothing is
+                # looked at here, not through `split`, and remembered for the pass above.
+                keys, types = tuple(item), tuple(map(type, item.values()))
+                plan = plans.get(keys)
                 if (
                     plan is not None
                     and plan.identity
                     and not plan.unknown
-                    and tuple(map(type, item.values())) in plan.checked
+                    and types in plan.checked
                 ):
+                    if len(self._plain) < _SEEN_SHAPES:
+                        self._plain.add((keys, types))
                     continue
                 conformed, extra = self.split(item)
                 if conformed is not item:
