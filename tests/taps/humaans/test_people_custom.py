@@ -13,6 +13,8 @@ import hashlib
 import hmac
 import io
 import json
+import signal
+from unittest.mock import ANY
 
 import pytest
 
@@ -21,8 +23,9 @@ from tap_humaans.people_custom import PeopleCustomStream
 from tap_humaans.tap import TapHumaans
 from taps_shared import custom_fields
 from taps_shared.streams.deletes import encode_ledger
-from tests.support.deletes import Interceptor
+from tests.support.deletes import DeleteRuns, Interceptor
 from tests.support.helpers import SyncResult, parse_messages, run_cli, select_only, sync
+from tests.support.registry import TAPS
 from tests.taps.humaans.expected import COLUMNS, people_custom
 from tests.taps.humaans.sweeps import is_sweep, listing_requests
 
@@ -327,6 +330,7 @@ def test_deleted_values_rewrite_their_persons_row_or_tombstone_the_person(humaan
         "replication_key_value": bookmark,
         "deletes": ledger(humaans),  # the first run's listing was whole: its own sweep
     }
+    assert not [r for r in humaans.server.requests if is_sweep(r)]
     at_bookmark = {
         v["personId"] for v in humaans.data["custom-values"] if v["updatedAt"] == bookmark
     }
@@ -373,6 +377,28 @@ def test_deleted_values_rewrite_their_persons_row_or_tombstone_the_person(humaan
     third = sync(TapHumaans, humaans_config, catalog=catalog, state=second.final_state)
     assert third.records[STREAM] == people_custom(humaans, persons=at_bookmark)
     assert third.final_state["bookmarks"][STREAM] == second.final_state["bookmarks"][STREAM]
+
+
+def test_delete_sweep_off_keeps_no_ledger_and_sends_no_sweep(humaans, humaans_config):
+    config = {**humaans_config, "delete_sweep": "off"}
+    catalog = only(config)
+    first = sync(TapHumaans, config, catalog=catalog)
+    assert "deletes" not in first.final_state["bookmarks"][STREAM]
+    bookmark = first.bookmark(STREAM)
+    values = next(
+        vs
+        for _, vs in sorted(values_by_person(humaans).items())
+        if all(v["updatedAt"] != bookmark for v in vs)
+    )
+    humaans.delete_custom_values(v["id"] for v in values)
+    humaans.server.clear_requests()
+    second = sync(TapHumaans, config, catalog=catalog, state=first.final_state)
+    at_bookmark = {
+        v["personId"] for v in humaans.data["custom-values"] if v["updatedAt"] == bookmark
+    }
+    assert second.records[STREAM] == people_custom(humaans, persons=at_bookmark)
+    assert second.final_state == first.final_state
+    assert not [r for r in humaans.server.requests if is_sweep(r)]
 
 
 def test_a_person_whose_values_come_back_is_a_row_again_after_the_tombstone(
@@ -454,3 +480,42 @@ def sync_until_it_fails(config: dict, catalog: dict, state: dict) -> SyncResult:
         TapHumaans(config=config, state=copy.deepcopy(state), catalog=catalog).sync_all()
     stdout.flush()
     return SyncResult(parse_messages(buffer.getvalue().decode()))
+
+
+def test_a_run_killed_in_the_middle_of_the_sweep_loses_no_delete(fork_server, tmp_path):
+    """A CLI run killed (SIGKILL) at the second page of people_custom's sweep: it wrote no
+    row again and no tombstone; the run resumed from its last state writes both, once, and
+    the run after that neither."""
+    spec = TAPS["humaans"]
+    with spec.emulator("resume") as emulator:
+        config = spec.config(emulator, "resume", page_size=4)
+        runs = DeleteRuns(spec, emulator, fork_server(spec.script), tmp_path, config)
+        runs.interceptor.finds = lambda r: r.query.get("$select[]") == ["id", "personId"]
+        first = runs.run(None)
+        assert first.returncode == 0, first.stderr[-3000:]
+        bookmark = first.last_state["bookmarks"][STREAM]["replication_key_value"]
+        at_bookmark = {
+            v["personId"] for v in emulator.data["custom-values"] if v["updatedAt"] == bookmark
+        }
+        persons = {
+            p: vs for p, vs in sorted(values_by_person(emulator).items()) if p not in at_bookmark
+        }
+        a = next(p for p, vs in persons.items() if len(vs) >= 2)
+        b = next(p for p in persons if p != a)
+        emulator.delete_custom_values([persons[a][0]["id"], *(v["id"] for v in persons[b])])
+        runs.interceptor.mode = "kill"
+        killed = runs.run(first.last_state, kill=True)
+        runs.interceptor.mode = "off"
+        resumed = runs.run(killed.last_state or first.last_state)
+        after = runs.run(resumed.last_state)
+        (row_a,) = people_custom(emulator, persons={a})
+
+    assert killed.returncode == -signal.SIGKILL and runs.interceptor.fired
+    assert not {a, b} & {r["personId"] for r in killed.records().get(STREAM, [])}
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    written = [r for r in resumed.records()[STREAM] if r["personId"] in {a, b}]
+    assert written == sorted(
+        [row_a, {**dict.fromkeys(row_a), "personId": b, "_sdc_deleted_at": ANY}],
+        key=lambda r: r["personId"],
+    )
+    assert not {a, b} & {r["personId"] for r in after.records().get(STREAM, [])}
