@@ -243,8 +243,12 @@ class PeopleCustomStream(DiscoveredColumns, HumaansStream):
             return
         written = {person for person, _ in self._emitted}
         persons = sorted(
-            {p for p, v in keys if (p, v) in self._emitted or p not in written}, key=str
+            p
+            for p in {p for p, v in keys if (p, v) in self._emitted or p not in written}
+            if isinstance(p, str)
         )
+        if not persons:
+            return
         columns, properties = self.field_columns, list(self.schema.get("properties", {}))
         rows = 0
         for start in range(0, len(persons), PERSONS_PER_LOOKUP):

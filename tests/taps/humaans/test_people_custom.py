@@ -379,6 +379,26 @@ def test_deleted_values_rewrite_their_persons_row_or_tombstone_the_person(humaan
     assert third.final_state["bookmarks"][STREAM] == second.final_state["bookmarks"][STREAM]
 
 
+def test_a_person_whose_value_changed_and_another_went_is_written_once(humaans, humaans_config):
+    catalog = only(humaans_config)
+    first = sync(TapHumaans, humaans_config, catalog=catalog)
+    bookmark = first.bookmark(STREAM)
+    person, values = next(
+        (p, vs)
+        for p, vs in sorted(values_by_person(humaans).items())
+        if len(vs) >= 2 and all(v["updatedAt"] != bookmark for v in vs)
+    )
+    humaans.delete_custom_values([values[0]["id"]])
+    humaans.set_custom_value(values[1]["id"], values[1]["value"])
+    second = sync(TapHumaans, humaans_config, catalog=catalog, state=first.final_state)
+    at_bookmark = {
+        v["personId"] for v in humaans.data["custom-values"] if v["updatedAt"] == bookmark
+    }
+    # the changed row, read after the delete, lacks the value: it is not written again
+    assert second.records[STREAM] == people_custom(humaans, persons={person} | at_bookmark)
+    assert second.final_state["bookmarks"][STREAM]["deletes"] == ledger(humaans)
+
+
 def test_delete_sweep_off_keeps_no_ledger_and_sends_no_sweep(humaans, humaans_config):
     config = {**humaans_config, "delete_sweep": "off"}
     catalog = only(config)
