@@ -473,7 +473,13 @@ def test_a_fault_in_the_middle_of_the_sweep_rewrites_and_tombstones_nothing(
     assert failed.records[STREAM] == people_custom(humaans, persons=at_bookmark)
     assert failed.final_state["bookmarks"][STREAM] == first.final_state["bookmarks"][STREAM]
     sweeps.mode = "off"
+    humaans.server.clear_requests()
     again = sync(TapHumaans, config, catalog=catalog, state=failed.final_state)
+    ids = sorted(v["id"] for v in humaans.data["custom-values"])
+    assert [r.query.get("id[$gt]") for r in humaans.server.requests if is_sweep(r)] == [
+        None,
+        *([ids[i]] for i in range(19, len(ids) - 1, 20)),
+    ]  # paged by value id, 20 a page
     (row_a,) = people_custom(humaans, persons={a})
     (tombstone,) = [r for r in again.records[STREAM] if r["personId"] == b]
     assert tombstone["_sdc_deleted_at"].endswith("Z")
