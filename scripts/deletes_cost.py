@@ -6,8 +6,9 @@
    is what looking for deletes costs per run), and the tombstones it writes (none: nothing
    was deleted).
 2. State: the delete ledger (`taps_shared.streams.deletes`) of 100,000 records in one
-   partition, with each tap's id format as its emulator makes them, and spread over 1,000
-   partitions (100 records per user: Human API's per-user streams); then a real
+   partition, with each tap's id format as its emulator makes them (tap-humaans'
+   `people_custom`: 100,000 custom values, each its person's id and its own), and spread over
+   1,000 partitions (100 records per user: Human API's per-user streams); then a real
    tap-humaans run over `--records` people (people only), the size of its final STATE.
 
     .venv/bin/python scripts/deletes_cost.py [--records 100000]
@@ -118,8 +119,12 @@ def id_formats(n: int) -> dict[str, list[tuple]]:
     rng = random.Random(7)
     # creation times over two years, as the emulators spread them
     object_ids = [object_id(rng, rng.randrange(2 * 365 * dg.DAY_MS)) for _ in range(n)]
+    persons = dg.make_ids(rng, n // 2)
     return {
         "tap-humaans (24 random letters and digits)": [(i,) for i in dg.make_ids(rng, n)],
+        "tap-humaans `people_custom` (a value's person and id, 2 values a person)": [
+            (rng.choice(persons), i) for i in dg.make_ids(rng, n)
+        ],
         "tap-humanapi (ObjectIds: 8 hex of time, 16 random)": [(i,) for i in object_ids],
         "tap-openhuman (`agt_` + 24 random letters and digits)": [
             ("agt_" + i,) for i in dg.make_ids(rng, n)

@@ -15,6 +15,13 @@ first listing saw, so a value that changes while the rows are assembled is read 
 run, never skipped. A first run (no bookmark) reads every value once and needs no second
 listing. Values of fields the catalog has no column for, and values that do not fit their
 column's type, are kept as sent in `_extra`, under the field id.
+
+Deletes: a value deleted in Humaans leaves no trace in the listings, so the stream's delete
+ledger (`taps_shared.streams.tombstones`) holds values, not rows: each value's person and id.
+Its key sweep lists the ids and persons of every value, paged by value id; a person who
+lost a value since is written again, whole (that value's column null), and a person left
+with no value at all gets a tombstone (`personId`, `_sdc_deleted_at`). A first run's whole
+listing is its own sweep.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from urllib.parse import urlencode
 from tap_humaans.client import HumaansStream
 from taps_shared import custom_fields
 from taps_shared.errors import ResponseError
+from taps_shared.streams.deletes import Key, KeySweep, tombstone
 from taps_shared.streams.discovered import DiscoveredColumns
 
 if t.TYPE_CHECKING:
@@ -70,6 +78,11 @@ def field_kind(field_type: t.Any) -> str:
 
 class PeopleCustomStream(DiscoveredColumns, HumaansStream):
     """One row per person with custom values: `personId`, `updatedAt`, a column per field."""
+
+    #: The values' ids and persons, paged by value id (the ledger's keys are values).
+    sweep = KeySweep(
+        params={"$select[]": ["id", "personId"], "$sort[id]": 1}, after="id[$gt]", key="id"
+    )
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -149,9 +162,11 @@ class PeopleCustomStream(DiscoveredColumns, HumaansStream):
     def request_records(self, context: Context | None) -> Iterable[dict]:
         self._part.since = since = self.starting_bookmark(context)
         self._part.unkeyed = 0
+        self._part.skipped = self._part.complete = False
         changed: dict[str, str | None] = {}  # person -> newest change the listing saw
         values: dict[str, dict[str, dict]] = {}  # person -> value id -> value (first run)
         for value in self.request_all(context):
+            self.note_listed(value, context)
             person, stamp = value.get("personId"), self.bookmark_value(value)
             if not isinstance(person, str) or (since and stamp is not None and stamp < since):
                 continue
@@ -169,7 +184,9 @@ class PeopleCustomStream(DiscoveredColumns, HumaansStream):
             for person in batch:
                 if values.get(person):
                     count += 1
+                    self._note_emitted(person, values[person])
                     yield self._row(person, values[person].values(), columns)
+        self._part.complete = not self._part.skipped
         self.logger.info("Stream %s: %d rows from %d changed persons", self.name, count, len(order))
 
     def _values_of(self, persons: list[str], context: Context | None) -> dict[str, dict[str, dict]]:
@@ -204,6 +221,55 @@ class PeopleCustomStream(DiscoveredColumns, HumaansStream):
                 row[field_id] = value.get("value")
         row["updatedAt"] = max(stamps) or None
         return row
+
+    # -- deletes: the ledger's keys are values (person, value id) ------------------------
+
+    def key_of(self, record: t.Mapping[str, t.Any]) -> Key:
+        """A value's key in the ledger: its person and its id."""
+        return (record.get("personId"), record.get("id"))
+
+    def record_processed(self, record: dict) -> None:
+        """Rows are not the ledger's keys: their values are noted as they are assembled."""
+
+    def _note_emitted(self, person: str, values: dict[str, dict]) -> None:
+        if self.tracks_keys:
+            self._emitted.update((person, value_id) for value_id in values)
+
+    def write_tombstones(self, keys: set[Key], context: Context | None, when: str) -> None:
+        """The values gone (`keys`): their persons' rows written again, whole, or, for a
+        person left without any value, a tombstone. A person whose row this run wrote
+        without the value is left alone."""
+        if not keys or not self.selected:
+            return
+        written = {person for person, _ in self._emitted}
+        persons = sorted(
+            p
+            for p in {p for p, v in keys if (p, v) in self._emitted or p not in written}
+            if isinstance(p, str)
+        )
+        if not persons:
+            return
+        columns, properties = self.field_columns, list(self.schema.get("properties", {}))
+        rows = 0
+        for start in range(0, len(persons), PERSONS_PER_LOOKUP):
+            batch = persons[start : start + PERSONS_PER_LOOKUP]
+            values = self._values_of(batch, context)
+            for person in batch:
+                if values.get(person):
+                    rows += 1
+                    self.write_record(self._row(person, values[person].values(), columns))
+                else:
+                    self.write_record(
+                        tombstone(properties, self.primary_keys, (person,), context, when)
+                    )
+        self.note_state_changed()
+        self.logger.info(
+            "Stream %s: %d row(s) written again for values deleted, %d person(s) left without "
+            "values marked deleted",
+            self.name,
+            rows,
+            len(persons) - rows,
+        )
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Every row assembled is emitted: its person changed since the bookmark, even

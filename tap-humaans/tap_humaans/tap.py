@@ -55,13 +55,9 @@ STREAMS = StreamTable(
         StreamSpec("custom_fields", "/custom-fields"),
         StreamSpec("custom_values", "/custom-values"),
         # The values pivoted: a row per person, a column per custom field (found at
-        # discovery), re-emitted whole when any of the person's values changes.
+        # discovery), re-emitted whole when any of the person's values changes or goes.
         StreamSpec(
-            "people_custom",
-            "/custom-values",
-            primary_keys=("personId",),
-            sweep=None,  # its keys are persons: a deleted person's tombstone is in people
-            base=PeopleCustomStream,
+            "people_custom", "/custom-values", primary_keys=("personId",), base=PeopleCustomStream
         ),
         StreamSpec("documents", "/documents", scope=DOCUMENTS),
         StreamSpec("document_types", "/document-types", scope=DOCUMENTS),

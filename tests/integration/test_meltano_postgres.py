@@ -32,7 +32,7 @@ from tests.support import meltano_cli
 from tests.support.postgres import PostgresServer, find_bin_dir
 from tests.support.registry import HUMA_HOLIDAYS
 from tests.taps.huma.expected import expected_records
-from tests.taps.humaans.expected import people_custom
+from tests.taps.humaans.expected import COLUMNS, people_custom
 
 TARGET = "target-postgres"
 DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
@@ -307,6 +307,15 @@ def test_deletes_mark_exactly_the_deleted_rows(pg: PostgresServer, tmp_path: Pat
         deleted["tap-humaans", "locations"] = {
             (r["id"],) for r in humaans.delete_records("locations", 1)
         }
+        # every custom value of one person (their people_custom row marked), one of
+        # another's (their row written again, that column null)
+        emptied, (partly, lost) = custom_values_deleted(humaans)
+        deleted["tap-humaans", "custom_values"] = {(v["id"],) for v in [*emptied, lost]}
+        deleted["tap-humaans", "people_custom"] = {(emptied[0]["personId"],)}
+        field = {f["id"]: f["name"] for f in humaans.data["custom-fields"]}
+        rewritten = {
+            ("tap-humaans", "people_custom", (partly,)): COLUMNS[field[lost["customFieldId"]]][0]
+        }
         deleted["tap-humanos", "resources"] = {(i,) for i in humanos.delete_resources(1)}
         human = next(
             u["humanId"] for u in humanapi.users if u["humanId"] not in humanapi.no_sources
@@ -334,8 +343,28 @@ def test_deletes_mark_exactly_the_deleted_rows(pg: PostgresServer, tmp_path: Pat
             assert marked == deleted.get((tap, table), set()), (tap, table)
             for key, row in rows.items():
                 if key not in marked:
+                    column = rewritten.pop((tap, table, key), None)
+                    if column is not None:  # the column of the value deleted: null
+                        assert row[column] is not None and now[key][column] is None
+                        now[key][column] = row[column]
+                        now[key]["updatedAt"] = row["updatedAt"]  # the newest of the rest
                     assert data(now[key]) == data(row), (tap, table, key)
                     assert now[key]["_sdc_deleted_at"] == row["_sdc_deleted_at"]
+    assert not rewritten
+
+
+def custom_values_deleted(humaans: HumaansEmulator) -> tuple[list[dict], tuple[str, dict]]:
+    """Deletes every custom value of the first person that has some, and the first value
+    (not null) of the next with two or more: those values, and (that person, the value)."""
+    by_person: dict[str, list[dict]] = {}
+    for value in humaans.data["custom-values"]:
+        by_person.setdefault(value["personId"], []).append(value)
+    persons = sorted(by_person)
+    emptied = by_person[persons[0]]
+    partly = next(p for p in persons[1:] if len(by_person[p]) > 1)
+    lost = next(v for v in by_person[partly] if v["value"] is not None)
+    humaans.delete_custom_values(v["id"] for v in [*emptied, lost])
+    return emptied, (partly, lost)
 
 
 def columns(pg: PostgresServer, schema: str, table: str) -> dict[str, str]:

@@ -245,8 +245,10 @@ def _ids(*records: dict) -> set[tuple]:
 
 
 def _humaans_deletes(emulator: t.Any, _emitted: dict) -> dict[str, set[tuple]]:
-    """3 people, 2 job roles and a location deleted."""
-    return {
+    """3 people, 2 job roles and a location deleted; every custom value of one person (a
+    `people_custom` tombstone) and one of another's (their row written again), each value
+    a `custom_values` tombstone."""
+    deleted = {
         stream: _ids(*emulator.delete_records(path, n))
         for stream, path, n in (
             ("people", "people", 3),
@@ -254,6 +256,14 @@ def _humaans_deletes(emulator: t.Any, _emitted: dict) -> dict[str, set[tuple]]:
             ("locations", "locations", 1),
         )
     }
+    values: dict[str, list[str]] = {}
+    for value in emulator.data["custom-values"]:
+        values.setdefault(value["personId"], []).append(value["id"])
+    emptied = min(values)
+    partly = min(p for p, ids in values.items() if p != emptied and len(ids) > 1)
+    gone = [*values[emptied], values[partly][0]]
+    emulator.delete_custom_values(gone)
+    return {**deleted, "custom_values": {(i,) for i in gone}, "people_custom": {(emptied,)}}
 
 
 def _humanos_deletes(emulator: t.Any, _emitted: dict) -> dict[str, set[tuple]]:

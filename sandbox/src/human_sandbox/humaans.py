@@ -2156,6 +2156,18 @@ class HumaansEmulator(Emulator):
             self._tables.pop("custom-values", None)
             return stamp
 
+    def delete_custom_values(self, value_ids: Iterable[str]) -> None:
+        """Delete custom values, as ``DELETE /api/custom-values/{id}`` does: no listing has
+        them any more, and nothing else changes (their person's other values keep their
+        updatedAt)."""
+        with self._lock:
+            gone = set(value_ids)
+            values = self.data["custom-values"]
+            if not gone <= {v["id"] for v in values}:
+                raise ValueError(f"no such custom values: {sorted(gone)}")
+            values[:] = [v for v in values if v["id"] not in gone]
+            self._tables.pop("custom-values", None)
+
     def delete_custom_field(self, field_id: str) -> None:
         """Delete a custom field and its values (the API's DELETE: no trace in lists)."""
         with self._lock:

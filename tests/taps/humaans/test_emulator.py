@@ -701,6 +701,33 @@ def test_custom_fields_can_be_added_changed_and_deleted_between_runs() -> None:
         assert field not in {v["customFieldId"] for v in emulator.data["custom-values"]}
 
 
+def test_custom_values_deleted_leave_no_trace_and_list_by_id_with_their_person() -> None:
+    """The hook a delete test uses (`DELETE /custom-values/{id}`), and the key listing a
+    sweep of the values reads: ids and persons only, sorted by id, after a given id."""
+    with HumaansEmulator(seed=3, size=10) as emulator:
+        values = emulator.data["custom-values"]
+        before = {v["id"]: v["updatedAt"] for v in values}
+        gone = [values[0]["id"], values[3]["id"]]
+        emulator.delete_custom_values(gone)
+        left = sorted((v["id"], v["personId"]) for v in emulator.data["custom-values"])
+        assert [i for i, _ in left] == sorted(set(before) - set(gone))
+        assert all(v["updatedAt"] == before[v["id"]] for v in emulator.data["custom-values"])
+        with pytest.raises(ValueError, match="no such custom values"):
+            emulator.delete_custom_values(gone)
+        params: dict[str, Any] = {"$select[]": ["id", "personId"], "$sort[id]": 1, "$limit": 3}
+        page = requests.get(
+            f"{emulator.url}/custom-values", headers=auth(), timeout=TIMEOUT, params=params
+        ).json()
+        assert page["total"] == len(left)
+        assert page["data"] == [{"id": i, "personId": p} for i, p in left[:3]]
+        params["id[$gt]"] = left[2][0]
+        after = requests.get(
+            f"{emulator.url}/custom-values", headers=auth(), timeout=TIMEOUT, params=params
+        ).json()
+        assert after["total"] == len(left) - 3
+        assert after["data"] == [{"id": i, "personId": p} for i, p in left[3:6]]
+
+
 # -- faults and rate limits ---------------------------------------------------------------
 
 

@@ -7,9 +7,14 @@ or deleted in Humaans between runs, and the privacy settings on the custom colum
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import hashlib
 import hmac
+import io
 import json
+import signal
+from unittest.mock import ANY
 
 import pytest
 
@@ -17,8 +22,12 @@ from human_sandbox.humaans import HumaansEmulator
 from tap_humaans.people_custom import PeopleCustomStream
 from tap_humaans.tap import TapHumaans
 from taps_shared import custom_fields
-from tests.support.helpers import run_cli, select_only, sync
+from taps_shared.streams.deletes import encode_ledger
+from tests.support.deletes import DeleteRuns, Interceptor
+from tests.support.helpers import SyncResult, parse_messages, run_cli, select_only, sync
+from tests.support.registry import TAPS
 from tests.taps.humaans.expected import COLUMNS, people_custom
+from tests.taps.humaans.sweeps import is_sweep, listing_requests
 
 STREAM = "people_custom"
 #: The emulator's fields: column -> (JSON schema beyond its description, field type).
@@ -115,7 +124,7 @@ def test_a_changed_value_re_emits_its_persons_whole_row_and_only_it(humaans, hum
     row = next(r for r in second.records[STREAM] if r["personId"] == person)
     assert (row["t_shirt_size"], row["updatedAt"]) == ("XXL", stamp)
     assert second.bookmark(STREAM) == stamp
-    listings = [r.query for r in humaans.server.requests if r.path == "/api/custom-values"]
+    listings = [r.query for r in listing_requests(humaans.server.requests, "/api/custom-values")]
     assert listings[0]["updatedAt[$gte]"] == [old]  # what changed since the bookmark
     assert listings[1]["personId[$in][]"] == [*sorted(at_bookmark), person]  # their values
     assert "updatedAt[$gte]" not in listings[1]
@@ -292,3 +301,247 @@ def test_without_credentials_discovery_gives_the_fixed_columns(tmp_path):
     properties = entry["schema"]["properties"]
     assert {"personId", "updatedAt", "_extra"} <= set(properties)
     assert not any(custom_fields.parse_description(p) for p in properties.values())
+
+
+# -- deleted values (issue 17 for the pivot) --------------------------------------------
+
+
+def values_by_person(humaans: HumaansEmulator) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for value in humaans.data["custom-values"]:
+        out.setdefault(value["personId"], []).append(value)
+    return out
+
+
+def ledger(humaans: HumaansEmulator) -> dict:
+    """The `deletes` entry the state must hold: every value's (person, value id)."""
+    return encode_ledger((v["personId"], v["id"]) for v in humaans.data["custom-values"])
+
+
+def test_deleted_values_rewrite_their_persons_row_or_tombstone_the_person(humaans, humaans_config):
+    """Person A loses one of their values, person B all of theirs: the next run writes A's
+    whole row again (that column null) and a tombstone for B, and nothing else; the run
+    after that writes neither. The state keeps each value's person and id."""
+    catalog = only(humaans_config)
+    first = sync(TapHumaans, humaans_config, catalog=catalog)
+    bookmark = first.bookmark(STREAM)
+    assert first.final_state["bookmarks"][STREAM] == {
+        "replication_key": "updatedAt",
+        "replication_key_value": bookmark,
+        "deletes": ledger(humaans),  # the first run's listing was whole: its own sweep
+    }
+    assert not [r for r in humaans.server.requests if is_sweep(r)]
+    at_bookmark = {
+        v["personId"] for v in humaans.data["custom-values"] if v["updatedAt"] == bookmark
+    }
+    persons = {p: vs for p, vs in sorted(values_by_person(humaans).items()) if p not in at_bookmark}
+    a = next(p for p, vs in persons.items() if len(vs) >= 2)
+    b = next(p for p in persons if p != a)
+    lost = persons[a][0]
+    column = {f["id"]: COLUMNS[f["name"]][0] for f in humaans.data["custom-fields"]}
+    humaans.delete_custom_values([lost["id"], *(v["id"] for v in persons[b])])
+    humaans.server.clear_requests()
+
+    second = sync(TapHumaans, humaans_config, catalog=catalog, state=first.final_state)
+
+    rows = second.records[STREAM]
+    (row_a,) = people_custom(humaans, persons={a})
+    assert row_a[column[lost["customFieldId"]]] is None
+    (tombstone,) = [r for r in rows if r["personId"] == b]
+    assert tombstone == {
+        **dict.fromkeys(schema_of(second)["properties"]),
+        "personId": b,
+        "_sdc_deleted_at": tombstone["_sdc_deleted_at"],
+    }
+    assert tombstone["_sdc_deleted_at"].endswith("Z")
+    # after the changed rows, the persons who lost values, in the order of their ids
+    lost_values = sorted([row_a, tombstone], key=lambda r: r["personId"])
+    assert rows == [*people_custom(humaans, persons=at_bookmark), *lost_values]
+    assert second.final_state["bookmarks"][STREAM] == {
+        "replication_key": "updatedAt",
+        "replication_key_value": bookmark,
+        "deletes": ledger(humaans),
+    }
+    # the sweep: value ids and their persons, paged by id; A's values listed again
+    swept = [r.query for r in humaans.server.requests if is_sweep(r)]
+    assert swept == [
+        {"$limit": ["250"], "$skip": ["0"], "$select[]": ["id", "personId"], "$sort[id]": ["1"]}
+    ]
+    lookups = [
+        r.query["personId[$in][]"]
+        for r in listing_requests(humaans.server.requests, "/api/custom-values")
+        if "personId[$in][]" in r.query
+    ]
+    assert lookups[-1] == sorted([a, b])
+
+    third = sync(TapHumaans, humaans_config, catalog=catalog, state=second.final_state)
+    assert third.records[STREAM] == people_custom(humaans, persons=at_bookmark)
+    assert third.final_state["bookmarks"][STREAM] == second.final_state["bookmarks"][STREAM]
+
+
+def test_a_person_whose_value_changed_and_another_went_is_written_once(humaans, humaans_config):
+    catalog = only(humaans_config)
+    first = sync(TapHumaans, humaans_config, catalog=catalog)
+    bookmark = first.bookmark(STREAM)
+    person, values = next(
+        (p, vs)
+        for p, vs in sorted(values_by_person(humaans).items())
+        if len(vs) >= 2 and all(v["updatedAt"] != bookmark for v in vs)
+    )
+    humaans.delete_custom_values([values[0]["id"]])
+    humaans.set_custom_value(values[1]["id"], values[1]["value"])
+    second = sync(TapHumaans, humaans_config, catalog=catalog, state=first.final_state)
+    at_bookmark = {
+        v["personId"] for v in humaans.data["custom-values"] if v["updatedAt"] == bookmark
+    }
+    # the changed row, read after the delete, lacks the value: it is not written again
+    assert second.records[STREAM] == people_custom(humaans, persons={person} | at_bookmark)
+    assert second.final_state["bookmarks"][STREAM]["deletes"] == ledger(humaans)
+
+
+def test_delete_sweep_off_keeps_no_ledger_and_sends_no_sweep(humaans, humaans_config):
+    config = {**humaans_config, "delete_sweep": "off"}
+    catalog = only(config)
+    first = sync(TapHumaans, config, catalog=catalog)
+    assert "deletes" not in first.final_state["bookmarks"][STREAM]
+    bookmark = first.bookmark(STREAM)
+    values = next(
+        vs
+        for _, vs in sorted(values_by_person(humaans).items())
+        if all(v["updatedAt"] != bookmark for v in vs)
+    )
+    humaans.delete_custom_values(v["id"] for v in values)
+    humaans.server.clear_requests()
+    second = sync(TapHumaans, config, catalog=catalog, state=first.final_state)
+    at_bookmark = {
+        v["personId"] for v in humaans.data["custom-values"] if v["updatedAt"] == bookmark
+    }
+    assert second.records[STREAM] == people_custom(humaans, persons=at_bookmark)
+    assert second.final_state == first.final_state
+    assert not [r for r in humaans.server.requests if is_sweep(r)]
+
+
+def test_a_person_whose_values_come_back_is_a_row_again_after_the_tombstone(
+    humaans, humaans_config
+):
+    catalog = only(humaans_config)
+    first = sync(TapHumaans, humaans_config, catalog=catalog)
+    bookmark = first.bookmark(STREAM)
+    person, values = next(
+        (p, vs)
+        for p, vs in sorted(values_by_person(humaans).items())
+        if all(v["updatedAt"] != bookmark for v in vs)
+    )
+    humaans.delete_custom_values(v["id"] for v in values)
+    second = sync(TapHumaans, humaans_config, catalog=catalog, state=first.final_state)
+    (tombstone,) = [r for r in second.records[STREAM] if r["personId"] == person]
+    assert tombstone["_sdc_deleted_at"]
+
+    badge = humaans.add_custom_field("Badge number", "number", {person: "7"})
+    third = sync(TapHumaans, humaans_config, catalog=catalog, state=second.final_state)
+    (back,) = [r for r in third.records[STREAM] if r["personId"] == person]
+    assert back == {  # a field the catalog has no column for yet: its value in `_extra`
+        **dict.fromkeys(back),
+        "personId": person,
+        "updatedAt": third.bookmark(STREAM),
+        "_extra": {badge: "7"},
+    }
+    assert "_sdc_deleted_at" not in back
+
+
+def test_a_fault_in_the_middle_of_the_sweep_rewrites_and_tombstones_nothing(
+    humaans, humaans_config
+):
+    """The sweep's second page fails beyond the retries: the run fails, having written no
+    row again and no tombstone; the next run from its last state writes both."""
+    config = {**humaans_config, "page_size": 20, "max_retries": 1}
+    catalog = only(config)
+    first = sync(TapHumaans, config, catalog=catalog)
+    bookmark = first.bookmark(STREAM)
+    at_bookmark = {
+        v["personId"] for v in humaans.data["custom-values"] if v["updatedAt"] == bookmark
+    }
+    persons = {p: vs for p, vs in sorted(values_by_person(humaans).items()) if p not in at_bookmark}
+    a = next(p for p, vs in persons.items() if len(vs) >= 2)
+    b = next(p for p in persons if p != a)
+    humaans.delete_custom_values([persons[a][0]["id"], *(v["id"] for v in persons[b])])
+    sweeps = Interceptor(humaans.server, is_sweep, after=1, mode="fail")
+
+    failed = sync_until_it_fails(config, catalog, first.final_state)
+
+    assert sweeps.fired
+    assert failed.records[STREAM] == people_custom(humaans, persons=at_bookmark)
+    assert failed.final_state["bookmarks"][STREAM] == first.final_state["bookmarks"][STREAM]
+    sweeps.mode = "off"
+    humaans.server.clear_requests()
+    again = sync(TapHumaans, config, catalog=catalog, state=failed.final_state)
+    ids = sorted(v["id"] for v in humaans.data["custom-values"])
+    assert [r.query.get("id[$gt]") for r in humaans.server.requests if is_sweep(r)] == [
+        None,
+        *([ids[i]] for i in range(19, len(ids) - 1, 20)),
+    ]  # paged by value id, 20 a page
+    (row_a,) = people_custom(humaans, persons={a})
+    (tombstone,) = [r for r in again.records[STREAM] if r["personId"] == b]
+    assert tombstone["_sdc_deleted_at"].endswith("Z")
+    lost_values = sorted(
+        [
+            row_a,
+            {
+                **dict.fromkeys(row_a),
+                "personId": b,
+                "_sdc_deleted_at": tombstone["_sdc_deleted_at"],
+            },
+        ],
+        key=lambda r: r["personId"],
+    )
+    assert again.records[STREAM] == [*people_custom(humaans, persons=at_bookmark), *lost_values]
+    assert again.final_state["bookmarks"][STREAM]["deletes"] == ledger(humaans)
+
+
+def sync_until_it_fails(config: dict, catalog: dict, state: dict) -> SyncResult:
+    """An in-process run that must fail: what it wrote before."""
+    buffer = io.BytesIO()
+    stdout = io.TextIOWrapper(buffer, encoding="utf-8")
+    with contextlib.redirect_stdout(stdout), pytest.raises(Exception, match="503"):
+        TapHumaans(config=config, state=copy.deepcopy(state), catalog=catalog).sync_all()
+    stdout.flush()
+    return SyncResult(parse_messages(buffer.getvalue().decode()))
+
+
+def test_a_run_killed_in_the_middle_of_the_sweep_loses_no_delete(fork_server, tmp_path):
+    """A CLI run killed (SIGKILL) at the second page of people_custom's sweep: it wrote no
+    row again and no tombstone; the run resumed from its last state writes both, once, and
+    the run after that neither."""
+    spec = TAPS["humaans"]
+    with spec.emulator("resume") as emulator:
+        config = spec.config(emulator, "resume", page_size=4)
+        runs = DeleteRuns(spec, emulator, fork_server(spec.script), tmp_path, config)
+        runs.interceptor.finds = lambda r: r.query.get("$select[]") == ["id", "personId"]
+        first = runs.run(None)
+        assert first.returncode == 0, first.stderr[-3000:]
+        bookmark = first.last_state["bookmarks"][STREAM]["replication_key_value"]
+        at_bookmark = {
+            v["personId"] for v in emulator.data["custom-values"] if v["updatedAt"] == bookmark
+        }
+        persons = {
+            p: vs for p, vs in sorted(values_by_person(emulator).items()) if p not in at_bookmark
+        }
+        a = next(p for p, vs in persons.items() if len(vs) >= 2)
+        b = next(p for p in persons if p != a)
+        emulator.delete_custom_values([persons[a][0]["id"], *(v["id"] for v in persons[b])])
+        runs.interceptor.mode = "kill"
+        killed = runs.run(first.last_state, kill=True)
+        runs.interceptor.mode = "off"
+        resumed = runs.run(killed.last_state or first.last_state)
+        after = runs.run(resumed.last_state)
+        (row_a,) = people_custom(emulator, persons={a})
+
+    assert killed.returncode == -signal.SIGKILL and runs.interceptor.fired
+    assert not {a, b} & {r["personId"] for r in killed.records().get(STREAM, [])}
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    written = [r for r in resumed.records()[STREAM] if r["personId"] in {a, b}]
+    assert written == sorted(
+        [row_a, {**dict.fromkeys(row_a), "personId": b, "_sdc_deleted_at": ANY}],
+        key=lambda r: r["personId"],
+    )
+    assert not {a, b} & {r["personId"] for r in after.records().get(STREAM, [])}

@@ -158,7 +158,7 @@ class HumanRESTStream(TombstoningStream, ConformedStream, SDKStream):
         if self.paging is None:
             return None
         if self._part.sweeping == "keys" and self.sweep_is_keyset:
-            key = self.primary_keys[0]
+            key = (self.sweep and self.sweep.key) or self.primary_keys[0]
             return self.paging.keyset(key, self.page_size, self.records_key, self.name)
         return self.paging.paginator(self.page_size, self.records_key, self.name)
 

@@ -60,11 +60,14 @@ class KeySweep:
     the start. `after` is the parameter that takes the last key seen (`id[$gt]`): keyset
     paging, which rows inserted or deleted meanwhile cannot make skip a key. Without it,
     the sweep pages as the stream does, and a key it misses is confirmed gone by a second
-    sweep before it is tombstoned.
+    sweep before it is tombstoned. `key` is the field `after` takes its value from: the
+    stream's first primary key unless said (a stream that pivots its resource's records
+    sweeps them by their own id).
     """
 
     params: t.Mapping[str, t.Any] | None = None
     after: str | None = None
+    key: str | None = None
 
 
 @dataclass(frozen=True)
