@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import signal
 import typing as t
 
 import pytest
@@ -13,6 +14,7 @@ from singer_sdk.helpers._state import get_state_if_exists
 from singer_sdk.streams.core import Stream
 
 from taps_shared import state_writer
+from taps_shared.errors import Terminated
 from taps_shared.partition_index import PartitionIndex, SharedContexts
 from taps_shared.sdk import SDKStream, SDKTap
 from taps_shared.state_writer import StateWriter
@@ -65,6 +67,25 @@ def test_every_tap_emits_the_records_and_states_of_the_sdks_bookkeeping(
     assert sum(map(len, ours.records.values())) > 50
     assert len(ours.states) > 5
     assert records_and_states(ours) == records_and_states(theirs)
+
+
+def test_a_stop_signal_during_a_bookmark_move_leaves_it_to_the_final_state(monkeypatch):
+    """A stop signal raises `Terminated` wherever the run is: inside the move of a held
+    bookmark, the final STATE (`flush_bookmarks`) still makes the move."""
+    stream = widgets_stream()
+    written = "2024-01-01T00:00:07.000Z"
+    stream._increment_stream_state({"id": "w007", "updatedAt": written}, context=None)
+    assert "replication_key_value" not in stream.stream_state  # held until a STATE
+
+    def stopped(self: Stream, latest_record: dict, *, context: t.Any = None) -> None:
+        raise Terminated(signal.SIGTERM)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Stream, "_increment_stream_state", stopped)
+        with pytest.raises(Terminated):
+            stream.flush_bookmark()  # as the SDK's STATE does, stopped inside the move
+    t.cast("SDKTap", stream._tap).flush_bookmarks()  # as the final STATE does
+    assert stream.stream_state["replication_key_value"] == written
 
 
 # -- the lookup -------------------------------------------------------------------------

@@ -167,9 +167,12 @@ class SDKStream(SDKRecords, RESTStream[t.Any]):
 
     def flush_bookmark(self) -> None:
         """Move the bookmark to the record held back by `_increment_stream_state`."""
-        held, self._held_bookmark = self._held_bookmark, None
+        held = self._held_bookmark
         if held is not None:
             super()._increment_stream_state(held[0], context=held[1])
+            # Let go only once moved: a stop signal raises wherever the run is, and one
+            # that came during the move leaves it to the final STATE to make again.
+            self._held_bookmark = None
 
     # The SDK writes a STATE here (the whole tap's, so every stream's held bookmark moves
     # first), and finalizes a partition's state in `_finalize_state`.
