@@ -63,9 +63,10 @@ def test_a_fault_in_one_workers_page_is_retried_without_reordering():
 
 
 def test_the_rate_limit_holds_across_workers():
-    # the API allows the tap's rate with a burst of 3: room for one request's arrival
-    # jitter, none for workers that would not share the limiter (4 at once)
-    with HumaansEmulator(seed=3, size=150, rate_limit=(10, 3)) as emulator:
+    # the API allows the tap's rate with a burst of 4: room for the arrivals a loaded
+    # machine bunches (a 300 ms stall of the API's process), none for workers that would
+    # not share the limiter (4 at once, every 100 ms)
+    with HumaansEmulator(seed=3, size=150, rate_limit=(10, 4)) as emulator:
         config = TAPS["humaans"].config(
             emulator, "engine", page_size=5, max_parallel_requests=4, requests_per_second=10
         )
@@ -77,7 +78,7 @@ def test_the_rate_limit_holds_across_workers():
     assert all(r.status == 200 for r in emulator.server.requests)  # not one 429
     times = sorted(r.time for r in emulator.server.requests)
     busiest = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
-    assert busiest <= 10 + 1  # the limiter's rate, plus the one its bucket may hold
+    assert busiest <= 10 + 3  # the limiter's rate, plus what a stall may bunch
 
 
 def test_in_order_yields_in_task_order_and_raises_a_failure_at_its_turn():
