@@ -313,6 +313,17 @@ def values_by_person(humaans: HumaansEmulator) -> dict[str, list[dict]]:
     return out
 
 
+def persons_at(humaans: HumaansEmulator, bookmark: str) -> set[str]:
+    """The persons with a value at the bookmark (the next run writes their rows again)."""
+    return {v["personId"] for v in humaans.data["custom-values"] if v["updatedAt"] == bookmark}
+
+
+def persons_away_from(humaans: HumaansEmulator, bookmark: str) -> dict[str, list[dict]]:
+    """The persons none of whose values is at the bookmark, with their values."""
+    at = persons_at(humaans, bookmark)
+    return {p: vs for p, vs in sorted(values_by_person(humaans).items()) if p not in at}
+
+
 def ledger(humaans: HumaansEmulator) -> dict:
     """The `deletes` entry the state must hold: every value's (person, value id)."""
     return encode_ledger((v["personId"], v["id"]) for v in humaans.data["custom-values"])
@@ -331,10 +342,8 @@ def test_deleted_values_rewrite_their_persons_row_or_tombstone_the_person(humaan
         "deletes": ledger(humaans),  # the first run's listing was whole: its own sweep
     }
     assert not [r for r in humaans.server.requests if is_sweep(r)]
-    at_bookmark = {
-        v["personId"] for v in humaans.data["custom-values"] if v["updatedAt"] == bookmark
-    }
-    persons = {p: vs for p, vs in sorted(values_by_person(humaans).items()) if p not in at_bookmark}
+    at_bookmark = persons_at(humaans, bookmark)
+    persons = persons_away_from(humaans, bookmark)
     a = next(p for p, vs in persons.items() if len(vs) >= 2)
     b = next(p for p in persons if p != a)
     lost = persons[a][0]
@@ -384,16 +393,12 @@ def test_a_person_whose_value_changed_and_another_went_is_written_once(humaans, 
     first = sync(TapHumaans, humaans_config, catalog=catalog)
     bookmark = first.bookmark(STREAM)
     person, values = next(
-        (p, vs)
-        for p, vs in sorted(values_by_person(humaans).items())
-        if len(vs) >= 2 and all(v["updatedAt"] != bookmark for v in vs)
+        (p, vs) for p, vs in persons_away_from(humaans, bookmark).items() if len(vs) >= 2
     )
     humaans.delete_custom_values([values[0]["id"]])
     humaans.set_custom_value(values[1]["id"], values[1]["value"])
     second = sync(TapHumaans, humaans_config, catalog=catalog, state=first.final_state)
-    at_bookmark = {
-        v["personId"] for v in humaans.data["custom-values"] if v["updatedAt"] == bookmark
-    }
+    at_bookmark = persons_at(humaans, bookmark)
     # the changed row, read after the delete, lacks the value: it is not written again
     assert second.records[STREAM] == people_custom(humaans, persons={person} | at_bookmark)
     assert second.final_state["bookmarks"][STREAM]["deletes"] == ledger(humaans)
@@ -405,17 +410,11 @@ def test_delete_sweep_off_keeps_no_ledger_and_sends_no_sweep(humaans, humaans_co
     first = sync(TapHumaans, config, catalog=catalog)
     assert "deletes" not in first.final_state["bookmarks"][STREAM]
     bookmark = first.bookmark(STREAM)
-    values = next(
-        vs
-        for _, vs in sorted(values_by_person(humaans).items())
-        if all(v["updatedAt"] != bookmark for v in vs)
-    )
+    values = next(iter(persons_away_from(humaans, bookmark).values()))
     humaans.delete_custom_values(v["id"] for v in values)
     humaans.server.clear_requests()
     second = sync(TapHumaans, config, catalog=catalog, state=first.final_state)
-    at_bookmark = {
-        v["personId"] for v in humaans.data["custom-values"] if v["updatedAt"] == bookmark
-    }
+    at_bookmark = persons_at(humaans, bookmark)
     assert second.records[STREAM] == people_custom(humaans, persons=at_bookmark)
     assert second.final_state == first.final_state
     assert not [r for r in humaans.server.requests if is_sweep(r)]
@@ -427,11 +426,7 @@ def test_a_person_whose_values_come_back_is_a_row_again_after_the_tombstone(
     catalog = only(humaans_config)
     first = sync(TapHumaans, humaans_config, catalog=catalog)
     bookmark = first.bookmark(STREAM)
-    person, values = next(
-        (p, vs)
-        for p, vs in sorted(values_by_person(humaans).items())
-        if all(v["updatedAt"] != bookmark for v in vs)
-    )
+    person, values = next(iter(persons_away_from(humaans, bookmark).items()))
     humaans.delete_custom_values(v["id"] for v in values)
     second = sync(TapHumaans, humaans_config, catalog=catalog, state=first.final_state)
     (tombstone,) = [r for r in second.records[STREAM] if r["personId"] == person]
@@ -458,10 +453,8 @@ def test_a_fault_in_the_middle_of_the_sweep_rewrites_and_tombstones_nothing(
     catalog = only(config)
     first = sync(TapHumaans, config, catalog=catalog)
     bookmark = first.bookmark(STREAM)
-    at_bookmark = {
-        v["personId"] for v in humaans.data["custom-values"] if v["updatedAt"] == bookmark
-    }
-    persons = {p: vs for p, vs in sorted(values_by_person(humaans).items()) if p not in at_bookmark}
+    at_bookmark = persons_at(humaans, bookmark)
+    persons = persons_away_from(humaans, bookmark)
     a = next(p for p, vs in persons.items() if len(vs) >= 2)
     b = next(p for p in persons if p != a)
     humaans.delete_custom_values([persons[a][0]["id"], *(v["id"] for v in persons[b])])
@@ -520,12 +513,7 @@ def test_a_run_killed_in_the_middle_of_the_sweep_loses_no_delete(fork_server, tm
         first = runs.run(None)
         assert first.returncode == 0, first.stderr[-3000:]
         bookmark = first.last_state["bookmarks"][STREAM]["replication_key_value"]
-        at_bookmark = {
-            v["personId"] for v in emulator.data["custom-values"] if v["updatedAt"] == bookmark
-        }
-        persons = {
-            p: vs for p, vs in sorted(values_by_person(emulator).items()) if p not in at_bookmark
-        }
+        persons = persons_away_from(emulator, bookmark)
         a = next(p for p, vs in persons.items() if len(vs) >= 2)
         b = next(p for p in persons if p != a)
         emulator.delete_custom_values([persons[a][0]["id"], *(v["id"] for v in persons[b])])
